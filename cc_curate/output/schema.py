@@ -1,0 +1,74 @@
+"""The Arrow schemas of cc_curate, declared once.
+
+Three shapes of the same document row:
+
+* ``STAGED`` – what a shard task commits: every FineWeb2 column plus the annotations the
+  publish step needs to apply decisions later (signals, MinHash signature, text hash).
+* ``PUBLISHED`` – ``data/{lang}/train``: FineWeb2's columns, in FineWeb2's order.
+* ``REMOVED`` – ``data/{lang}_removed/train``: published columns plus why the row was removed.
+
+Schemas are explicit so that an empty shard, a shard of one language or a shard with only
+removed rows all produce files with identical schemas (never inferred from a first batch).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# FineWeb2's published columns, in its order.
+FINEWEB2_FIELDS: list[pa.Field] = [
+    pa.field("text", pa.string()),
+    pa.field("id", pa.string()),
+    pa.field("dump", pa.string()),
+    pa.field("url", pa.string()),
+    pa.field("date", pa.string()),
+    pa.field("file_path", pa.string()),
+    pa.field("language", pa.string()),  # ISO 639-3, e.g. "rus"
+    pa.field("language_score", pa.float64()),
+    pa.field("language_script", pa.string()),  # ISO 15924, e.g. "Cyrl"
+    pa.field("minhash_cluster_size", pa.int64()),
+    pa.field("top_langs", pa.string()),  # JSON: {"rus_Cyrl_score": 0.98, ...}
+]
+
+# Why a row is not published. Null means kept. The first failing rule wins.
+FILTER_REASON = pa.field("filter_reason", pa.string())
+# For duplicates removed by dedup: the id of the kept document of the cluster.
+DUPLICATE_OF = pa.field("duplicate_of", pa.string())
+# Every filter's measured signal values (e.g. dup_line_frac), so thresholds can be changed
+# later without reprocessing.
+FILTER_SIGNALS = pa.field("filter_signals", pa.map_(pa.string(), pa.float64()))
+# Copies a document gets when the release is rehydrated (FineWeb2's upsampling).
+REHYDRATION_COPIES = pa.field("rehydration_copies", pa.int64())
+
+# Staging-only annotations.
+LANG_KEY = pa.field("lang", pa.string())  # partition key "{iso639_3}_{Script}"
+WORD_COUNT = pa.field("word_count", pa.int64())
+MINHASH = pa.field("minhash", pa.list_(pa.uint64()))  # null when no shingles
+TEXT_HASH = pa.field("text_hash", pa.uint64())  # xxh64 of the normalised text (exact dedup)
+TOKENIZER = pa.field("tokenizer", pa.string())  # which word tokenizer ran (fallbacks visible)
+
+PUBLISHED = pa.schema(FINEWEB2_FIELDS)
+REMOVED = pa.schema(FINEWEB2_FIELDS + [FILTER_REASON, DUPLICATE_OF, FILTER_SIGNALS])
+STAGED = pa.schema(
+    FINEWEB2_FIELDS
+    + [LANG_KEY, FILTER_REASON, FILTER_SIGNALS, WORD_COUNT, MINHASH, TEXT_HASH, TOKENIZER]
+)
+
+# filter_reason values set in the shard pass that apply *before* dedup (FineWeb2 order:
+# LID threshold -> MinHash dedup -> quality filters). Every other reason is a quality rule
+# and is applied after dedup, so that cluster sizes count documents before quality filtering.
+PRE_DEDUP_REASONS = frozenset({"url_filter", "language_score"})
+DUPLICATE_REASON = "duplicate"
+
+# Language key for rows that never reached language ID (e.g. URL-filtered before extraction).
+UNDETERMINED_LANG = "und_Zyyy"
+
+
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """An empty table with the exact schema (for shards that produce no rows)."""
+    return schema.empty_table()
+
+
+def published_schema(with_rehydration_column: bool) -> pa.Schema:
+    """The kept-documents schema, optionally with the rehydration weight column."""
+    return PUBLISHED.append(REHYDRATION_COPIES) if with_rehydration_column else PUBLISHED
