@@ -1,0 +1,154 @@
+"""The ``cc-curate`` command. Each subcommand parses arguments and calls the library; user errors
+(bad recipe, missing input, unreachable cluster) print one line and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from cc_curate import __version__
+from cc_curate.recipe import RecipeError, load_recipe
+
+USER_ERROR = 2
+
+
+def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's user-facing errors into one clear line and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from cc_curate.runtime.driver import RunError
+        from cc_curate.sources import InputError
+
+        try:
+            return func(*args, **kwargs)
+        except RecipeError as exc:
+            _fail(f"recipe error: {exc}")
+        except (InputError, RunError) as exc:
+            _fail(str(exc))
+        except FileNotFoundError as exc:
+            _fail(f"not found: {exc.filename or exc}")
+        except ConnectionError as exc:
+            _fail(f"cannot connect: {exc}")
+
+    return wrapper
+
+
+def _fail(message: str) -> None:
+    click.echo(f"cc-curate: {message}", err=True)
+    sys.exit(USER_ERROR)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="cc-curate")
+def main() -> None:
+    """Common Crawl to per-language pretraining Parquet, FineWeb2-style, on Ray."""
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", required=True, help="Output folder or s3:// prefix.")
+@click.option("--input", "-i", "inputs", multiple=True, help="WARC/WET/Parquet/JSONL path, glob or URL (repeatable).")
+@click.option("--snapshot", help="Common Crawl snapshot, e.g. CC-MAIN-2024-10 (lists its warc.paths.gz).")
+@click.option("--max-files", type=click.IntRange(min=1), help="Process at most N input files.")
+@click.option("--max-records", type=click.IntRange(min=1), help="Read at most N records per file (dry runs).")
+@click.option("--workers", type=click.IntRange(min=1), help="Parallel shard tasks (default: all CPUs).")
+@click.option("--address", help="Ray address to attach to ('auto' or ray://host:10001); default: a local Ray.")
+@_user_errors
+def run(recipe: str, output: str, inputs: tuple[str, ...], snapshot: str | None, max_files: int | None,
+        max_records: int | None, workers: int | None, address: str | None) -> None:
+    """Run RECIPE over the inputs; re-running the same command resumes."""
+    from cc_curate.runtime.driver import RunOptions
+    from cc_curate.runtime.driver import run as run_pipeline
+
+    loaded = load_recipe(recipe)
+    summary = run_pipeline(RunOptions(
+        recipe=loaded, output=output, inputs=list(inputs), snapshot=snapshot, max_files=max_files,
+        max_records=max_records, workers=workers, address=address,
+    ))
+    if not summary.nothing_to_do:
+        _print_summary(summary)
+    if summary.quarantined:
+        click.echo(f"cc-curate: {len(summary.quarantined)} shard(s) failed and were quarantined: "
+                   f"{', '.join(summary.quarantined)} (see {output}/_quarantine/shards/)", err=True)
+    sys.exit(summary.exit_code)
+
+
+def _print_summary(summary: Any) -> None:
+    table = Table(title=f"published to {summary.output}")
+    for column in ("language", "kept", "removed", "words", "top removal reason"):
+        table.add_column(column, justify="left" if column in ("language", "top removal reason") else "right")
+    for lang, s in sorted(summary.languages.items(), key=lambda kv: (-kv[1]["kept"], kv[0])):
+        top = max(s["removed"].items(), key=lambda kv: kv[1])[0] if s["removed"] else ""
+        table.add_row(lang, f"{s['kept']:,}", f"{s['documents'] - s['kept']:,}", f"{s['words']:,}", top)
+    console = Console()
+    console.print(table)
+    console.print(f"shards: {summary.shards_run} processed, {summary.shards_skipped} already committed; "
+                  f"output: {summary.output} (stats.json, README.md, data/)")
+
+
+@main.group()
+def recipe() -> None:
+    """Check and inspect recipes."""
+
+
+@recipe.command("validate")
+@click.argument("recipe_path", type=click.Path(dir_okay=False))
+@_user_errors
+def recipe_validate(recipe_path: str) -> None:
+    """Validate RECIPE and every file it layers (exit 2 with file, key and reason on error)."""
+    loaded = load_recipe(recipe_path)
+    click.echo(f"ok: {recipe_path} (sha256 {loaded.sha256[:12]}, "
+               f"{len(loaded.language_layers)} language files, {len(loaded.fineweb2_layers)} FineWeb2 configs)")
+
+
+@recipe.command("show")
+@click.argument("recipe_path", type=click.Path(dir_okay=False))
+@click.option("--language", "-l", default=None, help="Show the merged recipe for this language, e.g. rus_Cyrl.")
+@_user_errors
+def recipe_show(recipe_path: str, language: str | None) -> None:
+    """Print the merged recipe (for one language with --language) as YAML."""
+    loaded = load_recipe(recipe_path)
+    merged = loaded.for_language(language) if language else loaded.settings
+    click.echo(yaml.safe_dump(merged, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@recipe.command("import-fineweb2")
+@click.argument("config_dir")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for {lang}.yaml files.")
+@_user_errors
+def recipe_import_fineweb2(config_dir: str, out_dir: str) -> None:
+    """Convert FineWeb2's per-language configs into recipe language files."""
+    from cc_curate.recipe import load_fineweb2_configs
+
+    layers = load_fineweb2_configs(config_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for lang, layer in layers.items():
+        header = f"# {lang}: thresholds converted from FineWeb2's config ({config_dir})\n"
+        (out / f"{lang}.yaml").write_text(header + yaml.safe_dump(layer, sort_keys=True, allow_unicode=True),
+                                          encoding="utf-8")
+    click.echo(f"wrote {len(layers)} language files to {out}")
+
+
+@main.command("rehydration-weights")
+@click.option("--distributions", required=True, help="A FineWeb2 distributions folder or {lang}.json file.")
+@click.option("--max-copies", required=True, type=click.IntRange(min=1), help="The most copies of one document.")
+@_user_errors
+def rehydration_weights(distributions: str, max_copies: int) -> None:
+    """Print FineWeb2-style rehydration weights {lang: {start_size: copies}} as JSON."""
+    from cc_curate.dedup.rehydration import rehydration_weights_command
+
+    click.echo(json.dumps(rehydration_weights_command(distributions, max_copies), indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Publishing one language: apply the decisions in FineWeb2's order and write the release files.
+
+Order: pre-dedup rules (URL filter, LID threshold) -> MinHash dedup -> quality filters. The
+shard pass stored the first failing rule of each document; here a duplicate removed by dedup
+takes precedence over a quality rule, because dedup runs before the quality filters in FineWeb2.
+
+Files: ``data/{lang}/train/{NNN}_{RRRRR}.parquet`` (kept) and ``data/{lang}_removed/train/...``,
+NNN the publisher's rank, RRRRR the rotation counter; rows sorted by id so the output is
+byte-identical whatever the number of workers or restarts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cc_curate.output.schema import (
+    DUPLICATE_REASON,
+    PRE_DEDUP_REASONS,
+    REMOVED,
+    published_schema,
+)
+from cc_curate.output.storage import Storage
+
+# Row-size estimate for rotation: Parquet with zstd shrinks text ~3x; aim at the target size.
+COMPRESSION_GUESS = 3.0
+
+
+def apply_decisions(table: pa.Table, decisions: pa.Table | None) -> pa.Table:
+    """Final ``filter_reason``, ``minhash_cluster_size`` and ``duplicate_of`` for every row.
+
+    ``decisions`` (id, minhash_cluster_size, duplicate_of) covers the documents that took part
+    in dedup; None when dedup is off (then cluster sizes stay null, as FineWeb2 without dedup).
+    """
+    table = table.drop_columns([c for c in ("minhash_cluster_size", "duplicate_of") if c in table.column_names])
+    if decisions is None or decisions.num_rows == 0:
+        table = table.append_column("minhash_cluster_size", pa.nulls(table.num_rows, pa.int64()))
+        table = table.append_column("duplicate_of", pa.nulls(table.num_rows, pa.string()))
+    else:
+        decisions = decisions.select(["id", "minhash_cluster_size", "duplicate_of"])
+        table = table.join(decisions, keys="id", join_type="left outer")
+    reason = table["filter_reason"]
+    pre_dedup = pc.is_in(reason, pa.array(sorted(PRE_DEDUP_REASONS) + ["language_not_selected"]))
+    pre_dedup = pc.fill_null(pre_dedup, False)
+    is_duplicate = pc.and_(pc.invert(pre_dedup), pc.is_valid(table["duplicate_of"]))
+    final = pc.if_else(is_duplicate, pa.scalar(DUPLICATE_REASON), reason)
+    table = table.set_column(table.schema.get_field_index("filter_reason"), "filter_reason", final)
+    # A document removed before dedup has no cluster; nor does it name one.
+    size = pc.if_else(pre_dedup, pa.scalar(None, pa.int64()), table["minhash_cluster_size"])
+    table = table.set_column(table.schema.get_field_index("minhash_cluster_size"), "minhash_cluster_size", size)
+    return table.sort_by("id")
+
+
+def publish_language(
+    storage: Storage,
+    lang: str,
+    table: pa.Table,
+    settings: Mapping[str, Any],
+    rehydration_weights: Mapping[int, int] | None = None,
+    rank: int = 0,
+) -> dict[str, Any]:
+    """Write one language's kept and removed files; return its statistics."""
+    output = settings["output"]
+    kept_mask = pc.is_null(table["filter_reason"])
+    kept = table.filter(kept_mask)
+    removed = table.filter(pc.invert(kept_mask))
+    mode = output["rehydration"]
+    schema = published_schema(with_rehydration_column=mode == "column")
+    copies = None
+    if mode != "none":
+        copies = _copies(kept, rehydration_weights or {})
+        if mode == "column":
+            kept = kept.append_column("rehydration_copies", pa.array(copies, pa.int64()))
+        else:  # repeat: each kept document appears `copies` times, consecutively
+            kept = kept.take(pa.array(np.repeat(np.arange(kept.num_rows), copies)))
+    files = _write_rotated(storage, f"data/{lang}/train", kept.select(schema.names).cast(schema), output, rank)
+    files += _write_rotated(storage, f"data/{lang}_removed/train", removed.select(REMOVED.names).cast(REMOVED), output, rank)
+    return _language_stats(lang, table, kept_mask, files, copies)
+
+
+def _copies(kept: pa.Table, weights: Mapping[int, int]) -> np.ndarray:
+    """Copies per kept document from its cluster size and {start_size: copies} ranges."""
+    sizes = np.asarray(pc.fill_null(kept["minhash_cluster_size"], 1).to_numpy(zero_copy_only=False))
+    if not weights:
+        return np.ones(len(sizes), dtype=np.int64)
+    starts = np.array(sorted(int(s) for s in weights))
+    values = np.array([weights[s] if s in weights else weights[str(s)] for s in sorted(weights, key=int)])
+    index = np.searchsorted(starts, sizes, side="right") - 1
+    return np.where(index >= 0, values[np.clip(index, 0, None)], 1).astype(np.int64)
+
+
+def _write_rotated(storage: Storage, folder: str, table: pa.Table, output: Mapping[str, Any], rank: int) -> list[str]:
+    """Write ``table`` as ``{rank:03d}_{n:05d}.parquet`` files of about max_file_bytes each."""
+    storage.remove(folder, recursive=True)  # a re-publish replaces the previous files wholesale
+    if table.num_rows == 0:
+        return []
+    target = output["max_file_bytes"]
+    compression = None if output["compression"] == "none" else output["compression"]
+    text_bytes = pc.binary_length(pc.cast(table["text"], pa.binary())).to_numpy(zero_copy_only=False)
+    cumulative = np.cumsum(text_bytes.astype(np.float64) / COMPRESSION_GUESS + 200)
+    chunk = np.floor(cumulative / target).astype(np.int64)
+    files = []
+    for n, start in enumerate(np.flatnonzero(np.diff(chunk, prepend=-1))):
+        end = np.searchsorted(chunk, chunk[start], side="right")
+        name = f"{folder}/{rank:03d}_{n:05d}.parquet"
+        with storage.open(name, "wb") as fh:
+            pq.write_table(table.slice(start, end - start), fh, compression=compression)
+        files.append(name)
+    return files
+
+
+def _language_stats(lang: str, table: pa.Table, kept_mask: pa.Array, files: list[str], copies: np.ndarray | None) -> dict[str, Any]:
+    kept = table.filter(kept_mask)
+    reasons = pc.value_counts(pc.drop_null(table["filter_reason"])).to_pylist()
+    sizes = pc.value_counts(pc.drop_null(table["minhash_cluster_size"])).to_pylist()
+    return {
+        "language": lang,
+        "documents": table.num_rows,
+        "kept": kept.num_rows,
+        "removed": {r["values"]: r["counts"] for r in reasons},
+        "words": int(pc.sum(kept["word_count"]).as_py() or 0),
+        "bytes": int(pc.sum(pc.binary_length(pc.cast(kept["text"], pa.binary()))).as_py() or 0),
+        "cluster_sizes": {str(r["values"]): r["counts"] for r in sizes},
+        "rehydrated_documents": int(copies.sum()) if copies is not None else kept.num_rows,
+        "files": files,
+    }

@@ -1,0 +1,126 @@
+"""Staged shard outputs and the ledger of committed shards (the commit protocol).
+
+A shard attempt writes under ``_staging/{shard_id}/{attempt}/``:
+
+* ``rows.parquet`` – every row of the shard (schema STAGED), sorted by language then id, one
+  row group per language, so a per-language reader fetches only its row groups;
+* ``quarantine.jsonl`` – records the pipeline could not process.
+
+It then commits by creating ``_ledger/{shard_id}.json`` exclusively (written last). The ledger
+entry names the attempt, the per-language row groups and the shard's counters. Readers trust only
+the ledger, so a half-written attempt (a worker died) is invisible and a second attempt that
+finishes later loses the race and deletes its own files: a shard is never observed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cc_curate.output.schema import STAGED
+from cc_curate.output.storage import Storage
+
+LEDGER = "_ledger"
+STAGING = "_staging"
+
+
+@dataclass(frozen=True)
+class LanguageSlice:
+    """Where one language's rows sit in a committed shard."""
+
+    file: str  # relative to the output root
+    row_groups: tuple[int, ...]
+    rows: int
+
+
+def ledger_path(shard_id: str) -> str:
+    return f"{LEDGER}/{shard_id}.json"
+
+
+def commit_shard(
+    storage: Storage,
+    shard_id: str,
+    source: str,
+    tables: Iterable[pa.Table],
+    quarantined: list[dict[str, Any]],
+    counters: dict[str, float],
+    compression: str = "zstd",
+) -> dict[str, Any] | None:
+    """Write one attempt and commit it. Returns the ledger entry, or None if already committed."""
+    attempt = uuid.uuid4().hex[:12]
+    prefix = f"{STAGING}/{shard_id}/{attempt}"
+    tables = list(tables)
+    table = pa.concat_tables(tables) if tables else STAGED.empty_table()
+    table = table.sort_by([("lang", "ascending"), ("id", "ascending")])
+    languages: dict[str, dict[str, Any]] = {}
+    rows_file = f"{prefix}/rows.parquet"
+    with storage.open(rows_file, "wb") as fh, pq.ParquetWriter(
+        fh, STAGED, compression=None if compression == "none" else compression
+    ) as writer:
+        for index, lang in enumerate(_languages_in_order(table)):
+            part = table.filter(pc.equal(table["lang"], lang))
+            writer.write_table(part, row_group_size=max(1, part.num_rows))
+            languages[lang] = {"row_groups": [index], "rows": part.num_rows}
+    if quarantined:
+        body = "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in quarantined)
+        storage.write_atomic(f"{prefix}/quarantine.jsonl", body.encode())
+    entry = {
+        "shard_id": shard_id,
+        "source": source,
+        "attempt": attempt,
+        "rows_file": rows_file,
+        "quarantine_file": f"{prefix}/quarantine.jsonl" if quarantined else None,
+        "languages": languages,
+        "counters": dict(counters),
+        "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if storage.create_exclusive(ledger_path(shard_id), json.dumps(entry, sort_keys=True).encode()):
+        return entry
+    storage.remove(prefix, recursive=True)  # another attempt committed first
+    return None
+
+
+def _languages_in_order(table: pa.Table) -> list[str]:
+    # Sorted table: unique() keeps first-seen order, which is sorted order.
+    return [v for v in pc.unique(table["lang"]).to_pylist()]
+
+
+def read_ledger(storage: Storage) -> dict[str, dict[str, Any]]:
+    """Every committed shard's ledger entry, by shard id."""
+    entries = {}
+    for name in storage.list(LEDGER, ".json"):
+        if name.startswith("_"):
+            continue
+        entry = storage.read_json(f"{LEDGER}/{name}")
+        entries[entry["shard_id"]] = entry
+    return entries
+
+
+def slices_by_language(entries: Iterable[dict[str, Any]]) -> dict[str, list[LanguageSlice]]:
+    """Invert the ledger: for each language, the committed row groups that hold it."""
+    out: dict[str, list[LanguageSlice]] = {}
+    for entry in sorted(entries, key=lambda e: e["shard_id"]):
+        for lang, where in entry["languages"].items():
+            out.setdefault(lang, []).append(
+                LanguageSlice(entry["rows_file"], tuple(where["row_groups"]), where["rows"])
+            )
+    return out
+
+
+def read_slices(storage: Storage, slices: Iterable[LanguageSlice], columns: list[str] | None = None) -> pa.Table:
+    """Read the given row groups of staged files into one table (schema STAGED or a projection)."""
+    parts = []
+    for piece in slices:
+        with storage.open(piece.file, "rb") as fh:
+            parts.append(pq.ParquetFile(fh).read_row_groups(list(piece.row_groups), columns=columns))
+    if not parts:
+        schema = STAGED if columns is None else pa.schema([STAGED.field(c) for c in columns])
+        return schema.empty_table()
+    return pa.concat_tables(parts)

@@ -1,0 +1,101 @@
+"""One output root (a local folder or an ``s3://`` prefix) with the few operations the commit
+protocol needs. fsspec does the work; this only fixes the meaning of "atomic" per backend:
+
+* local: write to a temporary name, then ``os.replace`` (POSIX rename is atomic);
+* object stores: a single PUT is atomic (readers see the old object or the new one, never half),
+  so small files are written with one ``pipe`` call. Big files are never renamed on object stores:
+  they live under an attempt-unique prefix and become visible only when a ledger entry (written
+  last) points at them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from typing import Any, IO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+
+class Storage:
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None):
+        self.fs, path = fsspec.core.url_to_fs(root, **(storage_options or {}))
+        self.root = path.rstrip("/")
+        self.url = root.rstrip("/")
+        self.local = isinstance(self.fs, LocalFileSystem)
+
+    def path(self, relative: str) -> str:
+        return f"{self.root}/{relative}" if relative else self.root
+
+    def exists(self, relative: str) -> bool:
+        return self.fs.exists(self.path(relative))
+
+    def open(self, relative: str, mode: str = "rb") -> IO:
+        if "w" in mode:
+            self.makedirs(os.path.dirname(relative))
+        return self.fs.open(self.path(relative), mode)
+
+    def makedirs(self, relative: str) -> None:
+        if self.local and relative:
+            self.fs.makedirs(self.path(relative), exist_ok=True)
+
+    def write_atomic(self, relative: str, data: bytes) -> None:
+        """Publish ``data`` under ``relative`` in one step: readers never see a partial file."""
+        if self.local:
+            self.makedirs(os.path.dirname(relative))
+            tmp = self.path(f"{relative}.tmp-{uuid.uuid4().hex}")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path(relative))
+        else:
+            self.fs.pipe_file(self.path(relative), data)
+
+    def create_exclusive(self, relative: str, data: bytes) -> bool:
+        """Write ``relative`` only if absent; True if this call created it (first commit wins).
+
+        Local: ``os.link`` of a finished temp file fails if the target exists (atomic).
+        Object stores: check-then-put; a lost race rewrites an identical entry (shard outputs are
+        deterministic), and readers still see exactly one ledger entry per shard.
+        """
+        if self.local:
+            self.makedirs(os.path.dirname(relative))
+            tmp = self.path(f"{relative}.tmp-{uuid.uuid4().hex}")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, self.path(relative))
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
+        if self.exists(relative):
+            return False
+        self.fs.pipe_file(self.path(relative), data)
+        return True
+
+    def read_json(self, relative: str) -> Any:
+        with self.fs.open(self.path(relative), "rb") as fh:
+            return json.loads(fh.read())
+
+    def write_json(self, relative: str, obj: Any) -> None:
+        self.write_atomic(relative, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+
+    def list(self, relative: str, suffix: str = "") -> list[str]:
+        """Names (not paths) directly under ``relative``; empty if it does not exist."""
+        try:
+            entries = self.fs.ls(self.path(relative), detail=False)
+        except FileNotFoundError:
+            return []
+        names = sorted(os.path.basename(e.rstrip("/")) for e in entries)
+        return [n for n in names if n.endswith(suffix) and ".tmp-" not in n]
+
+    def remove(self, relative: str, recursive: bool = False) -> None:
+        if self.exists(relative):
+            self.fs.rm(self.path(relative), recursive=recursive)

@@ -1,0 +1,235 @@
+"""Recipes: loading, layering (defaults -> preset -> FineWeb2 config -> language file), validation.
+
+A recipe run is described by one *preset* file (e.g. ``recipes/fineweb2.yaml``). It names its
+``base`` (usually ``defaults.yaml``) and a ``language_overrides`` folder of ``{lang}.yaml`` files.
+Every file is validated on its own before anything runs, so a mistake is reported with the file,
+the dotted key and what was expected (see :mod:`cc_curate.recipe_schema`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import fsspec
+import yaml
+
+from cc_curate.recipe_schema import (
+    LANGUAGE_SECTIONS,
+    PRESET_KEYS,
+    SPEC,
+    missing_keys,
+    validate_layer,
+)
+
+LANG_KEY_RE = re.compile(r"^[a-z]{2,3}_[A-Z][a-z]{3}$")
+
+
+class RecipeError(ValueError):
+    """A recipe problem, reported as ``file: key: why``."""
+
+    def __init__(self, file: str, key: str, why: str):
+        self.file, self.key, self.why = file, key, why
+        super().__init__(f"{file}: {key}: {why}")
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge two recipe layers; mappings merge key by key, everything else is replaced."""
+    out = copy.deepcopy(dict(base))
+    for name, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(name), dict) and name != "storage_options":
+            out[name] = merge(out[name], value)
+        else:
+            out[name] = copy.deepcopy(value)
+    return out
+
+
+def _read_yaml(path: str) -> Any:
+    try:
+        with fsspec.open(path, "rt", encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except FileNotFoundError:
+        raise RecipeError(path, "(file)", "no such file") from None
+    except yaml.YAMLError as exc:
+        raise RecipeError(path, "(file)", f"not valid YAML: {exc}".replace("\n", " ")) from None
+
+
+def _check(path: str, data: Any, spec: dict[str, Any] = SPEC) -> None:
+    problems = validate_layer(data, spec)
+    if problems:
+        key, why = problems[0]
+        raise RecipeError(path, key, why)
+
+
+def fineweb2_config_to_layer(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Map one FineWeb2 per-language config onto recipe keys (lossless; see to_fineweb2_config)."""
+    layer: dict[str, Any] = {}
+
+    def put(section: tuple[str, ...], key: str, value: Any) -> None:
+        node = layer
+        for part in section:
+            node = node.setdefault(part, {})
+        node[key] = value
+
+    for fw2_key, (section, key) in FINEWEB2_KEYS.items():
+        if fw2_key in config:
+            value = config[fw2_key]
+            if fw2_key in ("dup_n_grams", "top_n_grams"):
+                value = [list(pair) for pair in value]
+            put(section, key, value)
+    unknown = set(config) - set(FINEWEB2_KEYS)
+    if unknown:
+        raise ValueError(f"unknown FineWeb2 config keys: {sorted(unknown)}")
+    return layer
+
+
+def to_fineweb2_config(layer: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of fineweb2_config_to_layer, for round-trip checks and export."""
+    config: dict[str, Any] = {}
+    for fw2_key, (section, key) in FINEWEB2_KEYS.items():
+        node: Any = layer
+        for part in section:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict) and key in node:
+            config[fw2_key] = node[key]
+    return config
+
+
+# FineWeb2 config key -> (recipe section path, recipe key).
+FINEWEB2_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
+    "language_score": (("lid",), "threshold"),
+    "dup_line_frac": (("filters", "gopher_repetition"), "dup_line_frac"),
+    "dup_n_grams": (("filters", "gopher_repetition"), "dup_n_grams"),
+    "top_n_grams": (("filters", "gopher_repetition"), "top_n_grams"),
+    "line_punct_thr": (("filters", "fineweb_quality"), "line_punct_thr"),
+    "new_line_ratio": (("filters", "fineweb_quality"), "new_line_ratio"),
+    "min_avg_word_length": (("filters", "gopher_quality"), "min_avg_word_length"),
+    "max_avg_word_length": (("filters", "gopher_quality"), "max_avg_word_length"),
+    "max_non_alpha_words_ratio": (("filters", "gopher_quality"), "max_non_alpha_words_ratio"),
+    "stopwords": (("filters", "gopher_quality"), "stop_words"),
+}
+
+
+def load_fineweb2_configs(folder: str) -> dict[str, dict[str, Any]]:
+    """Read every ``{lang}.yml`` of a FineWeb2 config folder (local or fsspec URL) as layers."""
+    fs, root = fsspec.core.url_to_fs(folder)
+    paths = sorted(p for p in fs.ls(root, detail=False) if p.endswith((".yml", ".yaml")))
+    if not paths:
+        raise RecipeError(folder, "from_fineweb2", "no FineWeb2 configs ({lang}.yml) in this folder")
+    layers = {}
+    for path in paths:
+        lang = Path(path).name.split(".")[0]
+        with fs.open(path, "rt", encoding="utf-8") as fh:
+            config = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        try:
+            layer = fineweb2_config_to_layer(config or {})
+        except ValueError as exc:
+            raise RecipeError(path, "(file)", str(exc)) from None
+        _check(path, layer)
+        layers[lang] = layer
+    return layers
+
+
+@dataclass
+class Recipe:
+    """A loaded, validated recipe: the run-wide settings plus per-language layers."""
+
+    path: str
+    settings: dict[str, Any]
+    language_layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fineweb2_layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    _merged: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+
+    def for_language(self, lang: str) -> dict[str, Any]:
+        """The merged recipe that applies to documents of ``lang`` (e.g. ``rus_Cyrl``), cached."""
+        if lang not in self._merged:
+            merged = self.settings
+            for layer in (self.fineweb2_layers.get(lang), self.language_layers.get(lang)):
+                if layer:
+                    merged = merge(merged, layer)
+            self._merged[lang] = merged
+        return self._merged[lang]
+
+    @property
+    def sha256(self) -> str:
+        """A hash of everything that decides the output (recorded in the dataset card)."""
+        blob = json.dumps(
+            [self.settings, self.fineweb2_layers, self.language_layers], sort_keys=True, default=str
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Load a preset and its layers; raise RecipeError (file, key, why) on the first problem."""
+    path = str(path)
+    chain: list[tuple[str, dict[str, Any]]] = []
+    seen: set[str] = set()
+    language_dir: str | None = None
+    current: str | None = path
+    while current is not None:
+        resolved = str(Path(current).resolve()) if "://" not in current else current
+        if resolved in seen:
+            raise RecipeError(current, "base", "recipes extend each other in a loop")
+        seen.add(resolved)
+        data = _read_yaml(current)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise RecipeError(current, "(top level)", "expected a mapping of keys")
+        preset_part = {k: data.pop(k) for k in list(data) if k in PRESET_KEYS}
+        _check(current, preset_part, PRESET_KEYS)  # type: ignore[arg-type]
+        _check(current, data)
+        if language_dir is None and "language_overrides" in preset_part:
+            language_dir = str(Path(current).parent / preset_part["language_overrides"])
+        chain.append((current, data))
+        base = preset_part.get("base")
+        current = str(Path(current).parent / base) if base else None
+
+    settings: dict[str, Any] = {}
+    for _, data in reversed(chain):
+        settings = merge(settings, data)
+    missing = missing_keys(settings)
+    if missing:
+        raise RecipeError(path, missing[0], "missing (the base recipe, usually defaults.yaml, must set every key)")
+
+    recipe = Recipe(path=path, settings=settings)
+    if settings.get("from_fineweb2"):
+        source = settings["from_fineweb2"]
+        if "://" not in source and not Path(source).is_absolute():
+            source = str(Path(path).parent / source)
+        recipe.fineweb2_layers = load_fineweb2_configs(source)
+    if language_dir is not None:
+        recipe.language_layers = load_language_dir(language_dir)
+    for lang in settings.get("languages") or []:
+        if not LANG_KEY_RE.match(lang):
+            raise RecipeError(path, "languages", f"{lang!r} is not a {{iso639_3}}_{{Script}} name")
+    return recipe
+
+
+def load_language_dir(folder: str) -> dict[str, dict[str, Any]]:
+    """Read and validate every ``{lang}.yaml`` of a language-override folder."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise RecipeError(folder, "language_overrides", "no such folder")
+    layers: dict[str, dict[str, Any]] = {}
+    for file in sorted(root.glob("*.y*ml")):
+        lang = file.name.split(".")[0]
+        if not LANG_KEY_RE.match(lang):
+            raise RecipeError(str(file), "(file name)", "expected {iso639_3}_{Script}.yaml, e.g. rus_Cyrl.yaml")
+        data = _read_yaml(str(file)) or {}
+        if not isinstance(data, dict):
+            raise RecipeError(str(file), "(top level)", "expected a mapping of keys")
+        for section in data:
+            if section not in LANGUAGE_SECTIONS and section in SPEC:
+                raise RecipeError(
+                    str(file), section, f"is run-wide; a language file may set only {', '.join(LANGUAGE_SECTIONS)}"
+                )
+        _check(str(file), data)
+        layers[lang] = data
+    return layers

@@ -1,0 +1,75 @@
+"""``stats.json``: every counter, per stage, per filter, per language, and the accounting check.
+
+Accounting: every record read ends in exactly one bucket —
+``records.read = skipped (non-HTML, damaged, ...) + extraction failures + documents``, and
+``documents = kept + removed`` per language. ``check`` says whether the numbers add up.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Any, Mapping
+
+from cc_curate import __version__
+from cc_curate.output.card import write_card
+from cc_curate.output.storage import Storage
+from cc_curate.recipe import Recipe
+from cc_curate.report.counters import Counters, nest
+
+
+def build_stats(
+    recipe: Recipe,
+    committed: Mapping[str, Mapping[str, Any]],
+    languages: Mapping[str, Mapping[str, Any]],
+    quarantined: list[str],
+    *,
+    shards_total: int,
+) -> dict[str, Any]:
+    counters = Counters.total(entry["counters"] for entry in committed.values())
+    flat = dict(counters)
+    read = int(flat.get("records.read", 0))
+    skipped = int(sum(v for k, v in flat.items() if k.startswith("records.skipped.")))
+    failed = int(sum(v for k, v in flat.items() if k.startswith("extraction.failed.")))
+    documents = sum(int(s["documents"]) for s in languages.values())
+    kept = sum(int(s["kept"]) for s in languages.values())
+    removed = documents - kept
+    filters: dict[str, dict[str, int]] = {}
+    for lang, stats in languages.items():
+        for reason, count in stats["removed"].items():
+            per = filters.setdefault(reason, {"total": 0, "by_language": {}})
+            per["total"] += count
+            per["by_language"][lang] = count
+    return {
+        "run": {
+            "cc_curate_version": __version__,
+            "python": platform.python_version(),
+            "recipe": recipe.path,
+            "recipe_sha256": recipe.sha256,
+            "shards_total": shards_total,
+            "shards_committed": len(committed),
+            "shards_quarantined": quarantined,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+        "counters": nest(flat),
+        "funnel": {
+            "records_read": read,
+            "skipped": skipped,
+            "extraction_failed": failed,
+            "documents": documents,
+            "kept": kept,
+            "removed": removed,
+        },
+        "filters": dict(sorted(filters.items())),
+        "languages": {lang: {k: v for k, v in s.items() if k != "files"} for lang, s in sorted(languages.items())},
+        "check": {
+            "records_add_up": read == skipped + failed + documents,
+            "documents_add_up": documents == kept + removed,
+        },
+    }
+
+
+def write_stats(storage: Storage, stats: Mapping[str, Any], recipe: Recipe) -> None:
+    """Write stats.json and the dataset card (README.md) at the output root."""
+    storage.write_json("stats.json", stats)
+    write_card(storage, stats, recipe)

@@ -1,0 +1,193 @@
+"""The Ray driver: inputs -> shards -> Ray tasks -> (dedup) -> publish -> stats and dataset card.
+
+The driver never holds documents: shard tasks return their small ledger entries, dedup and
+publish tasks exchange file paths. Resume is the ledger: a committed shard is skipped, and a run
+whose shards are all committed and published does nothing and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import ray
+
+from cc_curate.output.staging import LEDGER, read_ledger, slices_by_language
+from cc_curate.output.storage import Storage
+from cc_curate.recipe import Recipe
+from cc_curate.report.stats import build_stats, write_stats
+from cc_curate.runtime.progress import ShardProgress
+from cc_curate.runtime.publish_task import publish_all
+from cc_curate.runtime.shard_task import process_shard
+from cc_curate.sources import Shard, resolve_inputs
+
+RUN_MANIFEST = f"{LEDGER}/_run.json"
+PUBLISHED_MARKER = f"{LEDGER}/_published.json"
+QUARANTINE_SHARDS = "_quarantine/shards"
+
+
+class RunError(RuntimeError):
+    """A run that cannot start (e.g. the output belongs to another recipe). One line, exit 2."""
+
+
+@dataclass
+class RunOptions:
+    recipe: Recipe
+    output: str
+    inputs: list[str] = field(default_factory=list)
+    snapshot: str | None = None
+    max_files: int | None = None
+    max_records: int | None = None
+    workers: int | None = None
+    address: str | None = None
+    stream: TextIO = sys.stderr
+
+
+@dataclass
+class RunSummary:
+    output: str
+    shards_total: int
+    shards_run: int
+    shards_skipped: int
+    quarantined: list[str]
+    languages: dict[str, dict[str, Any]]
+    nothing_to_do: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.quarantined else 0
+
+
+def run(options: RunOptions) -> RunSummary:
+    """Process every shard not yet committed, then publish. Returns what happened."""
+    recipe = options.recipe
+    storage = Storage(options.output, recipe.settings["input"]["storage_options"] or None)
+    shards = resolve_inputs(
+        options.inputs, snapshot=options.snapshot, max_files=options.max_files,
+        storage_options=recipe.settings["input"]["storage_options"] or None,
+    )
+    if not shards:
+        raise RunError("no input: give --input PATH|GLOB|URL or --snapshot CC-MAIN-YYYY-WW")
+    _check_manifest(storage, recipe, shards)
+    committed = read_ledger(storage)
+    todo = [s for s in shards if s.shard_id not in committed]
+    wanted = {s.shard_id for s in shards}
+
+    if not todo and _already_published(storage, recipe, wanted):
+        _say(options, f"nothing to do: all {len(shards)} shards are committed and published in {options.output}")
+        stats = storage.read_json("stats.json") if storage.exists("stats.json") else {}
+        return RunSummary(options.output, len(shards), 0, len(shards), [], stats.get("languages", {}), True)
+
+    _init_ray(options)
+    try:
+        _run_shards(options, todo, storage)
+        if todo and len(todo) < len(shards):
+            _say(options, f"resumed: {len(shards) - len(todo)} shards were already committed")
+        committed = {k: v for k, v in read_ledger(storage).items() if k in wanted}
+        quarantined = sorted(
+            name[: -len(".json")] for name in storage.list(QUARANTINE_SHARDS, ".json")
+            if name[: -len(".json")] in wanted and name[: -len(".json")] not in committed
+        )
+        languages = publish_all(storage, recipe, committed, options.output)
+        stats = build_stats(recipe, committed, languages, quarantined, shards_total=len(shards))
+        write_stats(storage, stats, recipe)
+        storage.write_json(PUBLISHED_MARKER, {
+            "recipe_sha256": recipe.sha256,
+            "shards": sorted(committed),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        })
+    finally:
+        if options.address is None:
+            ray.shutdown()
+    return RunSummary(options.output, len(shards), len(todo), len(shards) - len(todo), quarantined, languages)
+
+
+def _say(options: RunOptions, message: str) -> None:
+    print(f"[cc-curate] {message}", file=options.stream, flush=True)
+
+
+def _check_manifest(storage: Storage, recipe: Recipe, shards: list[Shard]) -> None:
+    """An output folder belongs to one recipe: mixing two would publish an undefined dataset."""
+    if storage.exists(RUN_MANIFEST):
+        previous = storage.read_json(RUN_MANIFEST)
+        if previous.get("recipe_sha256") != recipe.sha256:
+            raise RunError(
+                f"{storage.url} holds a run made with another recipe "
+                f"({previous.get('recipe_path')}, sha256 {previous.get('recipe_sha256', '')[:12]}); "
+                "use a new --output, or delete that folder to start over"
+            )
+        known = set(previous.get("shards", []))
+    else:
+        known = set()
+    storage.write_json(RUN_MANIFEST, {
+        "recipe_sha256": recipe.sha256,
+        "recipe_path": recipe.path,
+        "shards": sorted(known | {s.shard_id for s in shards}),
+    })
+
+
+def _already_published(storage: Storage, recipe: Recipe, wanted: set[str]) -> bool:
+    if not storage.exists(PUBLISHED_MARKER):
+        return False
+    marker = storage.read_json(PUBLISHED_MARKER)
+    return marker.get("recipe_sha256") == recipe.sha256 and set(marker.get("shards", [])) == wanted
+
+
+def _init_ray(options: RunOptions) -> None:
+    if ray.is_initialized():
+        return
+    quiet = dict(logging_level=logging.WARNING, log_to_driver=True)
+    if options.address is None:
+        ray.init(num_cpus=options.workers or os.cpu_count(), include_dashboard=False, **quiet)
+    else:
+        ray.init(address=options.address, **quiet)
+
+
+def _run_shards(options: RunOptions, shards: list[Shard], storage: Storage) -> None:
+    """Run shard tasks with a bounded number in flight; quarantine shards that keep failing."""
+    recipe = options.recipe
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    workers = options.workers or cpus
+    max_in_flight = 2 * workers
+    task = ray.remote(process_shard).options(
+        num_cpus=1, max_retries=recipe.settings["runtime"]["max_retries"], retry_exceptions=True
+    )
+    recipe_ref = ray.put(recipe)
+    progress = ShardProgress(len(shards), stream=options.stream)
+    pending: dict[ray.ObjectRef, Shard] = {}
+    queue = list(shards)
+    try:
+        while queue or pending:
+            while queue and len(pending) < max_in_flight:
+                shard = queue.pop(0)
+                ref = task.remote(shard, recipe_ref, options.output,
+                                  snapshot=options.snapshot, max_records=options.max_records)
+                pending[ref] = shard
+            done, _ = ray.wait(list(pending), num_returns=1)
+            shard = pending.pop(done[0])
+            try:
+                entry = ray.get(done[0])
+                documents = sum(v["rows"] for v in entry["languages"].values())
+                progress.advance(documents)
+                storage.remove(f"{QUARANTINE_SHARDS}/{shard.shard_id}.json")  # an earlier failure healed
+            except Exception as exc:  # retries exhausted: record it, finish the rest
+                _quarantine_shard(storage, shard, exc)
+                progress.advance(0, failed=True)
+    finally:
+        progress.close()
+
+
+def _quarantine_shard(storage: Storage, shard: Shard, exc: BaseException) -> None:
+    cause = getattr(exc, "cause", None) or exc
+    storage.write_json(f"{QUARANTINE_SHARDS}/{shard.shard_id}.json", {
+        "shard_id": shard.shard_id,
+        "path": shard.path,
+        "error": f"{type(cause).__name__}: {cause}",
+        "traceback": "".join(traceback.format_exception_only(type(cause), cause)).strip(),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })

@@ -1,0 +1,71 @@
+"""After every shard is committed: per-language dedup, then one publish task per language.
+
+Tasks receive paths and row-group lists, read what they need from the staged files themselves,
+and return only statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow.parquet as pq
+import ray
+
+from cc_curate.output.publish import apply_decisions, publish_language
+from cc_curate.output.staging import LanguageSlice, read_slices, slices_by_language
+from cc_curate.output.storage import Storage
+from cc_curate.recipe import Recipe
+
+DEDUP_WORK = "_dedup"
+
+
+def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]], output: str) -> dict[str, dict[str, Any]]:
+    """Dedup (when enabled) and publish every language found in the committed shards."""
+    slices = slices_by_language(committed.values())
+    decisions: dict[str, str] = {}
+    if recipe.settings["dedup"]["enabled"] and slices:
+        decisions = _dedup(storage, recipe, committed, output)
+    options = recipe.settings["input"]["storage_options"] or None
+    task = ray.remote(_publish_one).options(num_cpus=1, max_retries=recipe.settings["runtime"]["max_retries"],
+                                            retry_exceptions=True)
+    recipe_ref = ray.put(recipe)
+    refs = [
+        task.remote(output, options, lang, lang_slices, decisions.get(lang), recipe_ref)
+        for lang, lang_slices in sorted(slices.items())
+    ]
+    return {stats["language"]: stats for stats in ray.get(refs)}
+
+
+def _dedup(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]], output: str) -> dict[str, str]:
+    from cc_curate.runtime.dedup import run_dedup
+
+    staged = [f"{storage.url}/{entry['rows_file']}" for _, entry in sorted(committed.items())]
+    params = {**recipe.settings["dedup"], "minhash": recipe.settings["minhash"]}
+    return run_dedup(
+        staged, f"{storage.url}/{DEDUP_WORK}", params,
+        storage_options=recipe.settings["input"]["storage_options"] or None,
+    )
+
+
+def _publish_one(
+    output: str,
+    storage_options: dict | None,
+    lang: str,
+    slices: list[LanguageSlice],
+    decisions_path: str | None,
+    recipe: Recipe,
+) -> dict[str, Any]:
+    storage = Storage(output, storage_options)
+    table = read_slices(storage, slices)
+    decisions = None
+    if decisions_path is not None:
+        with storage.fs.open(decisions_path, "rb") as fh:
+            decisions = pq.read_table(fh)
+    table = apply_decisions(table, decisions)
+    settings = recipe.for_language(lang)
+    weights = None
+    if settings["output"]["rehydration"] != "none":
+        from cc_curate.dedup.rehydration import weights_from_table
+
+        weights = weights_from_table(table, settings["output"]["max_copies"])
+    return publish_language(storage, lang, table, settings, rehydration_weights=weights)
