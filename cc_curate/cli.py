@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cc_curate import __version__
+from cc_curate.errors import UserError
 from cc_curate.recipe import RecipeError, load_recipe
 
 USER_ERROR = 2
@@ -25,14 +26,11 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from cc_curate.runtime.driver import RunError
-        from cc_curate.sources import InputError
-
         try:
             return func(*args, **kwargs)
         except RecipeError as exc:
             _fail(f"recipe error: {exc}")
-        except (InputError, RunError) as exc:
+        except UserError as exc:
             _fail(str(exc))
         except FileNotFoundError as exc:
             _fail(f"not found: {exc.filename or exc}")

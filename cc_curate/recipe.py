@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import fsspec
 import yaml
 
+from cc_curate.errors import UserError
 from cc_curate.recipe_schema import (
     LANGUAGE_SECTIONS,
     PRESET_KEYS,
@@ -30,7 +31,7 @@ from cc_curate.recipe_schema import (
 LANG_KEY_RE = re.compile(r"^[a-z]{2,3}_[A-Z][a-z]{3}$")
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError, ValueError):
     """A recipe problem, reported as ``file: key: why``."""
 
     def __init__(self, file: str, key: str, why: str):

@@ -30,7 +30,7 @@ class Key:
             "float": "a number",
             "str": "a string",
             "list[str]": "a list of strings",
-            "pairs": "a list of [n, fraction] pairs",
+            "pairs": "a list of [n, fraction] pairs (n >= 1, fraction >= -1; above 1 never triggers)",
             "mapping": "a mapping",
         }[self.kind]
         if self.choices:
@@ -44,9 +44,10 @@ class Key:
         return parts
 
 
-def _threshold(doc: str, high: float = 1.0) -> Key:
-    # FineWeb2 disables a ratio threshold with -1.
-    return Key("float", doc + " (-1 disables)", low=-1.0, high=high)
+def _threshold(doc: str) -> Key:
+    # FineWeb2 disables a ratio threshold with -1, and some of its configs hold ratios above 1
+    # (a rule that never triggers), so only the lower bound is fixed.
+    return Key("float", doc + " (-1 disables)", low=-1.0)
 
 
 FRACTION = dict(low=0.0, high=1.0)
@@ -108,7 +109,7 @@ SPEC: dict[str, Any] = {
             "short_line_thr": _threshold("Max fraction of short lines"),
             "short_line_length": Key("int", "Lines shorter than this are short", low=1),
             "char_duplicates_ratio": _threshold("Max char fraction in duplicated lines"),
-            "new_line_ratio": _threshold("Max newlines per word", high=100.0),
+            "new_line_ratio": _threshold("Max newlines per word"),
         },
         "gopher_quality": {
             "enabled": Key("bool", "Apply Gopher quality rules"),
@@ -116,7 +117,7 @@ SPEC: dict[str, Any] = {
             "max_doc_words": Key("int", "Max words", low=1),
             "min_avg_word_length": Key("float", "Min mean word length", low=-1.0),
             "max_avg_word_length": Key("float", "Max mean word length", low=-1.0),
-            "max_symbol_word_ratio": _threshold("Max #/... symbols per word", high=100.0),
+            "max_symbol_word_ratio": _threshold("Max #/... symbols per word"),
             "max_bullet_lines_ratio": _threshold("Max fraction of bullet lines"),
             "max_ellipsis_lines_ratio": _threshold("Max fraction of lines ending in ..."),
             "max_non_alpha_words_ratio": _threshold("Min fraction of words with a letter"),
@@ -154,7 +155,7 @@ PRESET_KEYS: dict[str, Key] = {
 }
 
 # Sections a per-language file may override (the rest is run-wide).
-LANGUAGE_SECTIONS = ("lid", "pii", "filters", "minhash", "extraction")
+LANGUAGE_SECTIONS = ("lid", "pii", "filters", "output")
 
 
 def _check_scalar(key: Key, value: Any) -> bool:
@@ -173,7 +174,7 @@ def _check_scalar(key: Key, value: Any) -> bool:
             and not isinstance(p[0], bool)
             and p[0] >= 1
             and isinstance(p[1], (int, float))
-            and -1 <= p[1] <= 1
+            and p[1] >= -1
             for p in v
         ),
     }

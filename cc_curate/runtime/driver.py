@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import ray
 
+from cc_curate.errors import UserError
 from cc_curate.output.staging import LEDGER, read_ledger, slices_by_language
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
@@ -31,7 +32,7 @@ PUBLISHED_MARKER = f"{LEDGER}/_published.json"
 QUARANTINE_SHARDS = "_quarantine/shards"
 
 
-class RunError(RuntimeError):
+class RunError(UserError):
     """A run that cannot start (e.g. the output belongs to another recipe). One line, exit 2."""
 
 
