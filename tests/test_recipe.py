@@ -182,3 +182,9 @@ def test_cli_import_fineweb2(tmp_path: Path, shared_data: Path) -> None:
     preset.write_text(yaml.safe_dump({"base": str(RECIPES / "defaults.yaml"), "language_overrides": "langs/"}))
     recipe = load_recipe(preset)
     assert recipe.for_language("rus_Cyrl")["lid"]["threshold"] == 0.9
+
+
+def test_recipe_docs_list_every_key() -> None:
+    result = subprocess.run([sys.executable, "scripts/gen_recipe_docs.py", "--check"], cwd=REPO_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
