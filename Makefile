@@ -18,7 +18,7 @@ install-dev: $(BIN)/python
 
 ## Install into .venv and run the FineWeb2 recipe on the bundled demo WARC (offline).
 demo: install
-	$(BIN)/cc-curate run recipes/fineweb2.yaml --input demo/demo.warc.gz --output $(DEMO_OUT)
+	$(BIN)/cc-curate run recipes/demo.yaml --input demo/demo.warc.gz --output $(DEMO_OUT)
 
 ## Install the dev extras into .venv and run the test suite.
 test: install-dev
