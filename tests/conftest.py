@@ -9,6 +9,15 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Tests talk only to loopback. Ray's usage-stats module probes cloud metadata endpoints
+# (169.254.169.254, metadata.google.internal) over plain HTTP even when reporting is off; send
+# plain-HTTP traffic to a closed loopback port instead. Loopback itself stays direct.
+for _name in ("HTTP_PROXY", "http_proxy"):
+    os.environ[_name] = "http://127.0.0.1:9"
+for _name in ("NO_PROXY", "no_proxy"):
+    os.environ[_name] = "127.0.0.1,localhost,::1"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+
 
 def shared_data_dir() -> Path:
     """`../shared/data` beside the checkout, or $CC_CURATE_SHARED_DATA."""

@@ -41,8 +41,10 @@ def apply_decisions(table: pa.Table, decisions: pa.Table | None) -> pa.Table:
         table = table.append_column("minhash_cluster_size", pa.nulls(table.num_rows, pa.int64()))
         table = table.append_column("duplicate_of", pa.nulls(table.num_rows, pa.string()))
     else:
-        decisions = decisions.select(["id", "minhash_cluster_size", "duplicate_of"])
-        table = table.join(decisions, keys="id", join_type="left outer")
+        # A lookup rather than Table.join: joins cannot carry the map/list columns along.
+        position = pc.index_in(table["id"], value_set=decisions["id"])
+        for name in ("minhash_cluster_size", "duplicate_of"):
+            table = table.append_column(name, pc.take(decisions[name], position))
     reason = table["filter_reason"]
     pre_dedup = pc.is_in(reason, pa.array(sorted(PRE_DEDUP_REASONS) + ["language_not_selected"]))
     pre_dedup = pc.fill_null(pre_dedup, False)

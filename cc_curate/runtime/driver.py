@@ -144,7 +144,9 @@ def _init_ray(options: RunOptions) -> None:
         return
     quiet = dict(logging_level=logging.WARNING, log_to_driver=True)
     if options.address is None:
-        ray.init(num_cpus=options.workers or os.cpu_count(), include_dashboard=False, **quiet)
+        # A local dry run stays on loopback (no firewall prompts, nothing exposed).
+        ray.init(num_cpus=options.workers or os.cpu_count(), include_dashboard=False,
+                 _node_ip_address="127.0.0.1", **quiet)
     else:
         ray.init(address=options.address, **quiet)
 

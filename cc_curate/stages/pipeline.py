@@ -22,8 +22,8 @@ from cc_curate.recipe import Recipe
 from cc_curate.report.counters import Counters
 from cc_curate.sources import RawRecord
 from cc_curate.stages.extract import ExtractionTimeout, Extractor
-from cc_curate.stages.filters import FILTER_ORDER, FILTERS
-from cc_curate.stages.filters.text_fixes import fix_text
+from cc_curate.stages.filters import FILTERS, FINEWEB2_ORDER
+from cc_curate.stages.filters.text_fixes import fix_encoding, remove_symbol_lines
 from cc_curate.stages.lid import LanguageIdentifier
 from cc_curate.stages.minhash import minhash_signature, text_hash
 from cc_curate.stages.pii import mask_pii
@@ -124,11 +124,12 @@ class DocumentPipeline:
             reason = "language_not_selected"
         elif row["language_score"] < params["lid"]["threshold"]:
             reason = "language_score"
-        for name in FILTER_ORDER:
+        for name in FINEWEB2_ORDER:
             section = params["filters"].get(name)
             if not section or not section.get("enabled", False):
                 continue
-            failed = FILTERS[name](text, words, section, signals, url=row["url"])
+            extra = {"url": row["url"]} if name == "precision" else {}
+            failed = FILTERS[name](text, words, section, signals, **extra)
             reason = reason or failed
         row["filter_reason"] = reason
         row["filter_signals"] = list(signals.items())
@@ -137,7 +138,7 @@ class DocumentPipeline:
         signature = minhash_signature(words, params["minhash"])
         row["minhash"] = None if signature is None else signature.tolist()
         row["text_hash"] = text_hash(text)
-        fixed = fix_text(text)
+        fixed = remove_symbol_lines(fix_encoding(text))
         if params["pii"]["enabled"]:
             fixed, masked = mask_pii(fixed, params["pii"])
             counters.add("pii.masked", masked)

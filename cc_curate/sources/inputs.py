@@ -1,0 +1,250 @@
+"""Inputs -> shards, and the record types that shards turn into.
+
+A shard is one input file. Its id is derived from the file's path only, so that the same input
+gets the same id in every run (the ledger of committed shards is keyed by it).
+
+Storage is reached through fsspec: local paths, ``s3://`` (s3fs) and ``https://``. Storage options
+may be given flat (``{"anon": True}`` or ``{"endpoint_url": ...}``: they apply to object stores
+such as s3, not to plain HTTP, whose client would reject them) or per protocol
+(``{"s3": {...}, "https": {...}}``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob as globlib
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+import fsspec
+from fsspec.core import url_to_fs
+from fsspec.utils import get_protocol
+
+from cc_curate.sources.commoncrawl import list_snapshot_warcs, warc_paths_url
+
+
+class InputError(ValueError):
+    """An input that does not exist or cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One input file, the unit of work of the runtime."""
+
+    shard_id: str  # stable across runs: readable file name + short hash of the path
+    path: str  # local absolute path or URL (s3://, https://)
+    kind: str  # "warc" | "wet" | "parquet" | "jsonl"
+
+
+@dataclass
+class RawRecord:
+    """A document as read from the input, before extraction."""
+
+    id: str  # WARC-Record-ID, the `id` column, or derived from shard id + row index
+    url: str
+    date: str  # ISO 8601 as in the input ("" if none)
+    html: str | None  # decoded HTML payload (WARC responses)
+    text: str | None  # already-extracted text (WET, parquet, jsonl): extraction is skipped
+    charset: str | None  # how the payload was decoded, e.g. "utf-8 (header)"
+
+
+@dataclass
+class SkippedRecord:
+    """A record (or an unreadable stretch of a file) that yields no document, and why."""
+
+    id: str
+    url: str
+    reason: str  # one of SKIP_REASONS
+    detail: str = ""
+
+
+Item = RawRecord | SkippedRecord
+
+# Every reason a SkippedRecord can carry (documented for the stats and the report).
+SKIP_REASONS: dict[str, str] = {
+    "not_response": "WARC record type that holds no document: request, metadata, revisit, "
+    "resource, continuation, unknown (conversion too); in WET files every type but conversion. "
+    "warcinfo records describe the file, not a capture, and are not yielded at all",
+    "http_status": "HTTP status is not 2xx (redirects, errors)",
+    "not_html": "payload is not HTML: Content-Type other than text/html or application/xhtml+xml, "
+    "or no/unknown Content-Type and the first bytes do not look like HTML",
+    "payload_too_large": "payload larger than max_payload_bytes (declared, or after undoing "
+    "HTTP compression); skipped without reading it into memory",
+    "empty_payload": "no payload, or only whitespace (also a missing/empty `text` in parquet/jsonl)",
+    "charset_failed": "no byte-order mark, declared charset or detected charset decodes it",
+    "corrupt_record": "an unreadable record or stretch of the file (bad gzip member, invalid WARC "
+    "header, junk bytes, malformed HTTP, bad JSON line, unreadable row group); reading went on "
+    "after it. id is the record's when known, else empty",
+    "truncated": "the file cannot be read further (it ends inside a gzip member or a record, or "
+    "is damaged with nothing readable after); always the last item of its shard, id empty",
+}
+
+_KIND_SUFFIXES = (
+    (".warc.wet.gz", "wet"),
+    (".wet.gz", "wet"),
+    (".wet", "wet"),
+    (".warc.gz", "warc"),
+    (".warc", "warc"),
+    (".parquet", "parquet"),
+    (".jsonl.gz", "jsonl"),
+    (".json.gz", "jsonl"),
+    (".jsonl", "jsonl"),
+)
+_HTTP_PROTOCOLS = {"http", "https"}
+_KNOWN_PROTOCOLS = {"file", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "http", "https"}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def kind_of(path: str) -> str | None:
+    """Input kind from the file name, or None when the name says nothing we read."""
+    name = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    for suffix, kind in _KIND_SUFFIXES:
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+def shard_id_for(path: str) -> str:
+    """Stable, file-name-safe id: readable name + 8 hex digits of a hash of the path.
+
+    Common Crawl files hash their ``crawl-data/...`` key, so the id does not depend on whether the
+    file is read over https or s3.
+    """
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    readable = _SAFE_NAME.sub("_", name).strip("._")[:96] or "input"
+    key = path
+    marker = path.find("crawl-data/CC-MAIN-")
+    if marker >= 0:
+        key = path[marker:]
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
+    return f"{readable}-{digest}"
+
+
+def storage_options_for(path: str, storage_options: dict | None) -> dict:
+    """The fsspec options that apply to `path`'s protocol (see the module docstring)."""
+    protocol = get_protocol(path)
+    if protocol == "file" or not storage_options:
+        return {}
+    if all(key in _KNOWN_PROTOCOLS and isinstance(value, dict) for key, value in storage_options.items()):
+        if protocol in _HTTP_PROTOCOLS:
+            return dict(storage_options.get(protocol) or storage_options.get("http") or {})
+        return dict(storage_options.get(protocol) or {})
+    return {} if protocol in _HTTP_PROTOCOLS else dict(storage_options)
+
+
+@contextlib.contextmanager
+def open_input(
+    path: str, storage_options: dict | None = None, *, seekable: bool = False
+) -> Iterator[IO[bytes]]:
+    """Open an input as a binary stream, never downloading it whole first.
+
+    Over HTTP a non-seekable open is one streamed GET; a seekable one (parquet footers) uses range
+    requests. A missing or unreachable input raises OSError (FileNotFoundError, ...).
+    """
+    options = storage_options_for(path, storage_options)
+    if get_protocol(path) in _HTTP_PROTOCOLS and not seekable:
+        options.setdefault("block_size", 0)
+    with fsspec.open(path, "rb", **options) as handle:
+        yield handle
+
+
+def resolve_inputs(
+    inputs: Sequence[str],
+    snapshot: str | None = None,
+    max_files: int | None = None,
+    storage_options: dict | None = None,
+    *,
+    cc_base_url: str | None = None,
+) -> list[Shard]:
+    """Expand inputs (files, directories, globs, URLs) and a CC snapshot into sorted shards.
+
+    ``snapshot`` ("CC-MAIN-YYYY-WW") adds that crawl's WARC files, listed from its warc.paths.gz
+    under ``cc_base_url`` (default: $CC_CURATE_CC_BASE_URL, else https://data.commoncrawl.org/).
+    Files found in directories and globs are kept when their name says a kind we read; a file
+    named explicitly must have such a name. The result is sorted by path, de-duplicated, and cut
+    to ``max_files``. Raises InputError for a missing local input or an empty expansion.
+    """
+    if isinstance(inputs, str):  # one path, not a sequence of one-character paths
+        inputs = [inputs]
+    paths: set[str] = set()
+    for item in inputs:
+        paths.update(_expand(item, storage_options))
+    if snapshot:
+        try:
+            options = storage_options_for(warc_paths_url(snapshot, cc_base_url), storage_options)
+            paths.update(list_snapshot_warcs(snapshot, base_url=cc_base_url, fsspec_options=options))
+        except FileNotFoundError as exc:
+            raise InputError(f"snapshot {snapshot}: listing not found ({exc})") from exc
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+    ordered = sorted(paths)
+    if max_files is not None:
+        ordered = ordered[: max(max_files, 0)]
+    return [shard_for(p) for p in ordered]
+
+
+def shard_for(path: str) -> Shard:
+    """The shard of one input path (already normalised: absolute local path or URL)."""
+    kind = kind_of(path)
+    if kind is None:
+        raise InputError(f"cannot tell the kind of input {path} (expected {_suffix_list()})")
+    return Shard(shard_id=shard_id_for(path), path=path, kind=kind)
+
+
+def _expand(item: str, storage_options: dict | None) -> list[str]:
+    """Paths (normalised: absolute local paths, full URLs) that one input stands for."""
+    protocol = get_protocol(item)
+    if protocol == "file":
+        return _expand_local(item)
+    if protocol in _HTTP_PROTOCOLS:
+        if kind_of(item) is None:
+            raise InputError(f"cannot tell the kind of input {item} (expected {_suffix_list()})")
+        return [item]
+    fs, root = url_to_fs(item, **storage_options_for(item, storage_options))
+    if globlib.has_magic(root):
+        found = [fs.unstrip_protocol(p) for p in fs.glob(root) if kind_of(p)]
+        if not found:
+            raise InputError(f"no input file matches {item}")
+        return found
+    if kind_of(root) is not None and not item.endswith("/"):
+        return [fs.unstrip_protocol(root)]  # not checked: listing every remote file costs a request each
+    found = [fs.unstrip_protocol(p) for p in fs.find(root) if kind_of(p)]
+    if not found:
+        raise InputError(f"no input files under {item} (expected {_suffix_list()})")
+    return found
+
+
+def _expand_local(item: str) -> list[str]:
+    path = os.path.abspath(os.path.expanduser(item.removeprefix("file://")))
+    if globlib.has_magic(path):
+        found = [
+            os.path.abspath(p) for p in globlib.glob(path, recursive=True) if os.path.isfile(p) and kind_of(p)
+        ]
+        if not found:
+            raise InputError(f"no input file matches {item}")
+        return found
+    if os.path.isdir(path):
+        found = [
+            os.path.join(directory, name)
+            for directory, _, names in os.walk(path)
+            for name in names
+            if kind_of(name) and not name.startswith(".")
+        ]
+        if not found:
+            raise InputError(f"no input files in directory {item} (expected {_suffix_list()})")
+        return found
+    if not os.path.exists(path):
+        raise InputError(f"input not found: {item}")
+    if kind_of(path) is None:
+        raise InputError(f"cannot tell the kind of input {item} (expected {_suffix_list()})")
+    return [path]
+
+
+def _suffix_list() -> str:
+    return ", ".join(suffix for suffix, _ in _KIND_SUFFIXES)
