@@ -124,12 +124,14 @@ def _check_manifest(storage: Storage, recipe: Recipe, shards: list[Shard]) -> No
             )
         known = set(previous.get("shards", []))
     else:
-        known = set()
-    storage.write_json(RUN_MANIFEST, {
+        previous, known = None, set()
+    manifest = {
         "recipe_sha256": recipe.sha256,
         "recipe_path": recipe.path,
         "shards": sorted(known | {s.shard_id for s in shards}),
-    })
+    }
+    if manifest != previous:  # a no-op re-run leaves the folder untouched
+        storage.write_json(RUN_MANIFEST, manifest)
 
 
 def _already_published(storage: Storage, recipe: Recipe, wanted: set[str]) -> bool:

@@ -24,10 +24,11 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.utils import get_protocol
 
+from cc_curate.errors import UserError
 from cc_curate.sources.commoncrawl import list_snapshot_warcs, warc_paths_url
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """An input that does not exist or cannot be used; the message names it."""
 
 
