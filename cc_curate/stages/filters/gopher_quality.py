@@ -1,0 +1,109 @@
+"""Gopher quality rules (Rae et al. 2021, table A1) with FineWeb2's multilingual changes.
+
+Same semantics as datatrove's ``GopherQualityFilter`` as used by FineWeb2:
+
+* words are the language's word tokens; "symbol words" (made only of punctuation) are left out of
+  the word count and the average word length, but stay in the denominators of the hash, ellipsis
+  and alphabetic ratios;
+* ``max_non_alpha_words_ratio`` is really the *minimum* share of tokens with a letter;
+* the stop-word rule counts *distinct* stop words present (FineWeb2's per-language lists are long
+  and frequent words would otherwise pass on repetition alone);
+* a threshold that is 0, ``None`` or -1 disables its rule (datatrove tests thresholds for truth).
+
+Deliberate difference: a document without any word fails ``gopher_short_doc`` even when that rule
+is disabled (datatrove divides by zero there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import regex
+
+from cc_curate.stages.tokenize import PUNCTUATION_CHARS
+
+NAME = "gopher_quality"
+DEFAULTS: dict[str, Any] = {
+    "min_doc_words": 50,
+    "max_doc_words": 100000,
+    "min_avg_word_length": 3,
+    "max_avg_word_length": 10,
+    "max_symbol_word_ratio": 0.1,
+    "max_bullet_lines_ratio": 0.9,
+    "max_ellipsis_lines_ratio": 0.3,
+    "max_non_alpha_words_ratio": 0.8,
+    "min_stop_words": 2,
+    "stop_words": ["the", "be", "to", "of", "and", "that", "have", "with"],
+}
+
+_PUNCT = "".join(sorted(PUNCTUATION_CHARS))
+_LETTER = regex.compile(r"\p{L}")
+
+
+def threshold(params: Mapping[str, Any], key: str, defaults: Mapping[str, Any], *, zero_disables: bool) -> Any:
+    """The threshold ``key`` from the recipe (else the default), or None when the rule is disabled.
+
+    -1 and None always disable. 0 disables only where datatrove tests the value for truth
+    (the Gopher filters); elsewhere 0 is a real threshold.
+    """
+    value = params.get(key, defaults.get(key))
+    if value is None or value == -1 or (zero_disables and not value):
+        return None
+    return value
+
+
+def is_symbol_word(word: str) -> bool:
+    """True when every character of ``word`` is punctuation (such tokens are not words)."""
+    return not word.isalnum() and not word.strip(_PUNCT)
+
+
+def gopher_quality(
+    text: str, words: list[str], params: Mapping[str, Any], signals: dict[str, float]
+) -> str | None:
+    """Reason ``gopher_quality:<rule>`` of the first failing Gopher quality rule, or None."""
+    n_tokens = len(words)
+    real_words = [w for w in words if not is_symbol_word(w)]
+    n_words = len(real_words)
+    signals["gopher_words"] = n_words
+    if n_words == 0:
+        return f"{NAME}:gopher_short_doc"
+
+    lines = text.splitlines()
+    stop_words = params.get("stop_words", DEFAULTS["stop_words"]) or []
+    avg_len = sum(map(len, real_words)) / n_words
+    hash_ratio = text.count("#") / n_tokens
+    ellipsis_ratio = (text.count("...") + text.count("…")) / n_tokens
+    bullet_ratio = sum(1 for s in lines if s.lstrip().startswith(("•", "-"))) / len(lines)
+    end_ellipsis_ratio = sum(1 for s in lines if s.rstrip().endswith(("...", "…"))) / len(lines)
+    alpha_ratio = sum(1 for w in words if w.isalpha() or _LETTER.search(w)) / n_tokens
+    n_stop = len(set(stop_words).intersection(words))
+    signals.update(
+        gopher_avg_word_length=avg_len,
+        gopher_hash_ratio=hash_ratio,
+        gopher_ellipsis_ratio=ellipsis_ratio,
+        gopher_bullet_lines_ratio=bullet_ratio,
+        gopher_end_ellipsis_lines_ratio=end_ellipsis_ratio,
+        gopher_alpha_words_ratio=alpha_ratio,
+        gopher_stop_words=n_stop,
+    )
+
+    def t(key: str) -> Any:
+        return threshold(params, key, DEFAULTS, zero_disables=True)
+
+    checks = (
+        ("gopher_short_doc", (v := t("min_doc_words")) is not None and n_words < v),
+        ("gopher_long_doc", (v := t("max_doc_words")) is not None and n_words > v),
+        ("gopher_below_avg_threshold", (v := t("min_avg_word_length")) is not None and avg_len < v),
+        ("gopher_above_avg_threshold", (v := t("max_avg_word_length")) is not None and avg_len > v),
+        ("gopher_too_many_hashes", (v := t("max_symbol_word_ratio")) is not None and hash_ratio > v),
+        ("gopher_too_many_ellipsis", (v := t("max_symbol_word_ratio")) is not None and ellipsis_ratio > v),
+        ("gopher_too_many_bullets", (v := t("max_bullet_lines_ratio")) is not None and bullet_ratio > v),
+        ("gopher_too_many_end_ellipsis", (v := t("max_ellipsis_lines_ratio")) is not None and end_ellipsis_ratio > v),
+        ("gopher_below_alpha_threshold", (v := t("max_non_alpha_words_ratio")) is not None and alpha_ratio < v),
+        ("gopher_enough_stop_words", (v := t("min_stop_words")) is not None and n_stop < v),
+    )
+    for rule, failed in checks:
+        if failed:
+            return f"{NAME}:{rule}"
+    return None
