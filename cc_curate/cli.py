@@ -93,6 +93,32 @@ def _print_summary(summary: Any) -> None:
                   f"output: {summary.output} (stats.json, README.md, data/)")
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--address", default=None, envvar="RAY_API_SERVER_ADDRESS",
+              help="Ray dashboard / Jobs API address (default http://127.0.0.1:8265, e.g. via port-forward).")
+@click.option("--working-dir", default=".", type=click.Path(file_okay=False), help="Shipped as the job's working directory.")
+@click.option("--pip", "pip_specs", multiple=True, help="Extra pip requirement for the job's environment (repeatable).")
+@click.option("--env", "env_pairs", multiple=True, help="KEY=VALUE for the job's environment (repeatable; no credentials).")
+@click.option("--wait", is_flag=True, help="Follow the job's logs until it ends; exit non-zero if it fails.")
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
+@_user_errors
+def submit(address: str | None, working_dir: str, pip_specs: tuple[str, ...], env_pairs: tuple[str, ...],
+           wait: bool, run_args: tuple[str, ...]) -> None:
+    """Submit `cc-curate run RUN_ARGS...` to a Ray cluster through the Jobs API."""
+    from cc_curate.runtime.submit import JobFailed, follow_hint, normalize_address, submit_run
+
+    env = dict(pair.split("=", 1) for pair in env_pairs)
+    target = normalize_address(address)
+    try:
+        job_id = submit_run(target, list(run_args), working_dir=working_dir, pip=list(pip_specs) or None,
+                            env=env or None, wait=wait)
+    except JobFailed as exc:
+        click.echo(f"cc-curate: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"submitted {job_id}")
+    click.echo(follow_hint(target, job_id))
+
+
 @main.group()
 def recipe() -> None:
     """Check and inspect recipes."""
