@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import ray
 
 from cc_curate.output.schema import PUBLISHED, REMOVED
+from cc_curate.recipe import load_recipe
+from cc_curate.runtime.driver import RunOptions, RunSummary, run
 
 from .conftest import REPO_ROOT
 
@@ -28,6 +31,18 @@ def cc_curate(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     if check and result.returncode != 0:
         raise AssertionError(f"cc-curate {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}")
     return result
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the in-process runs of this module (the CLI runs start their own)."""
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def run_in_process(recipe: str, out: Path, inputs: list[str], **options) -> RunSummary:
+    return run(RunOptions(recipe=load_recipe(REPO_ROOT / recipe), output=str(out), inputs=inputs, **options))
 
 
 def published_documents(out: Path) -> dict[str, tuple[str, str]]:
@@ -106,7 +121,7 @@ def test_rerun_is_a_no_op(cc_run: tuple[Path, subprocess.CompletedProcess], cc_i
 
 
 def test_resume_after_lost_shards_and_unpublished(cc_run: tuple[Path, subprocess.CompletedProcess],
-                                                  cc_inputs: list[str], tmp_path: Path) -> None:
+                                                  cc_inputs: list[str], tmp_path: Path, local_ray: None) -> None:
     """Remove one committed shard and the publish marker: only that shard runs again, output identical."""
     out, _ = cc_run
     copy = tmp_path / "out"
@@ -114,11 +129,8 @@ def test_resume_after_lost_shards_and_unpublished(cc_run: tuple[Path, subprocess
     ledger = sorted((copy / "_ledger").glob("[!_]*.json"))
     ledger[0].unlink()
     (copy / "_ledger" / "_published.json").unlink()
-    args = ["run", "recipes/fineweb2.yaml", "--output", str(copy)]
-    for path in cc_inputs:
-        args += ["--input", path]
-    result = cc_curate(*args)
-    assert "shards: 1 processed, 2 already committed" in result.stdout
+    summary = run_in_process("recipes/fineweb2.yaml", copy, cc_inputs)
+    assert (summary.shards_run, summary.shards_skipped) == (1, 2)
     assert published_documents(copy) == published_documents(out)
 
 
@@ -136,14 +148,14 @@ def test_missing_input_is_one_clear_line(tmp_path: Path) -> None:
     assert "absent.warc.gz" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_one_and_two_workers_publish_the_same(tmp_path: Path, shared_data: Path) -> None:
-    source = shared_data / "realpages_multilingual_warc" / "realpages-multilingual.warc.gz"
+def test_one_and_two_workers_publish_the_same(tmp_path: Path, shared_data: Path, local_ray: None) -> None:
+    inputs = [str(shared_data / "realpages_multilingual_warc" / "realpages-multilingual.warc.gz"),
+              str(shared_data / "cc_warc_samples" / "resiliparse-CC-MAIN-2020-34-sample.warc.gz"),
+              str(shared_data / "webarchive_warc_samples" / "dolma-wget-sample-0000.warc.gz")]
     outs = []
-    for workers in ("1", "2"):
+    for workers in (1, 2):
         out = tmp_path / f"w{workers}"
-        cc_curate("run", "recipes/fast.yaml", "--output", str(out), "--input", str(source),
-                  "--input", str(shared_data / "cc_warc_samples" / "resiliparse-CC-MAIN-2020-34-sample.warc.gz"),
-                  "--max-records", "120", "--workers", workers)
+        run_in_process("recipes/fast.yaml", out, inputs, max_records=120, workers=workers)
         outs.append(out)
     one, two = (published_documents(o) for o in outs)
     assert one and one == two
@@ -154,15 +166,15 @@ def test_one_and_two_workers_publish_the_same(tmp_path: Path, shared_data: Path)
         assert pq.read_table(outs[0] / rel).equals(pq.read_table(outs[1] / rel)), rel
 
 
-def test_text_inputs_skip_extraction(tmp_path: Path, shared_data: Path) -> None:
+def test_text_inputs_skip_extraction(tmp_path: Path, shared_data: Path, local_ray: None) -> None:
     """WET and JSONL inputs go through LID, filters and publish without extraction."""
     wet = shared_data / "cc_warc_samples" / "whirlwind.warc.wet.gz"
     jsonl = tmp_path / "docs.jsonl.gz"
-    text = (shared_data / "udhr").exists() and "Tous les êtres humains naissent libres et égaux en dignité et en droits. " * 30
+    text = "Tous les êtres humains naissent libres et égaux en dignité et en droits. " * 30
     with gzip.open(jsonl, "wt", encoding="utf-8") as fh:
         fh.write(json.dumps({"id": "doc-1", "url": "https://example.org/a", "text": text}) + "\n")
     out = tmp_path / "out"
-    cc_curate("run", "recipes/fast.yaml", "--output", str(out), "--input", str(wet), "--input", str(jsonl))
+    run_in_process("recipes/fast.yaml", out, [str(wet), str(jsonl)])
     stats = json.loads((out / "stats.json").read_text())
     assert stats["check"]["records_add_up"]
     assert "fra_Latn" in stats["languages"]

@@ -84,7 +84,7 @@ def run(options: RunOptions) -> RunSummary:
         stats = storage.read_json("stats.json") if storage.exists("stats.json") else {}
         return RunSummary(options.output, len(shards), 0, len(shards), [], stats.get("languages", {}), True)
 
-    _init_ray(options)
+    started_ray = _init_ray(options)
     try:
         _run_shards(options, todo, storage)
         if todo and len(todo) < len(shards):
@@ -103,7 +103,7 @@ def run(options: RunOptions) -> RunSummary:
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         })
     finally:
-        if options.address is None:
+        if started_ray:
             ray.shutdown()
     return RunSummary(options.output, len(shards), len(todo), len(shards) - len(todo), quarantined, languages)
 
@@ -141,9 +141,10 @@ def _already_published(storage: Storage, recipe: Recipe, wanted: set[str]) -> bo
     return marker.get("recipe_sha256") == recipe.sha256 and set(marker.get("shards", [])) == wanted
 
 
-def _init_ray(options: RunOptions) -> None:
-    if ray.is_initialized():
-        return
+def _init_ray(options: RunOptions) -> bool:
+    """Connect to (or start) Ray; True if this call started it (and so must stop it)."""
+    if ray.is_initialized():  # embedded use: the caller owns Ray
+        return False
     quiet = dict(logging_level=logging.WARNING, log_to_driver=True)
     if options.address is None:
         # A local dry run stays on loopback (no firewall prompts, nothing exposed).
@@ -151,14 +152,14 @@ def _init_ray(options: RunOptions) -> None:
                  _node_ip_address="127.0.0.1", **quiet)
     else:
         ray.init(address=options.address, **quiet)
+    return True
 
 
 def _run_shards(options: RunOptions, shards: list[Shard], storage: Storage) -> None:
     """Run shard tasks with a bounded number in flight; quarantine shards that keep failing."""
     recipe = options.recipe
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    workers = options.workers or cpus
-    max_in_flight = 2 * workers
+    # --workers bounds the shards running at once; by default keep every CPU busy with one queued.
+    max_in_flight = options.workers or 2 * int(ray.cluster_resources().get("CPU", 1))
     task = ray.remote(process_shard).options(
         num_cpus=1, max_retries=recipe.settings["runtime"]["max_retries"], retry_exceptions=True
     )
