@@ -101,7 +101,9 @@ def gopher_quality(
         ("gopher_too_many_bullets", (v := t("max_bullet_lines_ratio")) is not None and bullet_ratio > v),
         ("gopher_too_many_end_ellipsis", (v := t("max_ellipsis_lines_ratio")) is not None and end_ellipsis_ratio > v),
         ("gopher_below_alpha_threshold", (v := t("max_non_alpha_words_ratio")) is not None and alpha_ratio < v),
-        ("gopher_enough_stop_words", (v := t("min_stop_words")) is not None and n_stop < v),
+        # An empty stop-word list means the language has none configured: skip the rule (a
+        # default English list would remove every document of another language).
+        ("gopher_enough_stop_words", bool(stop_words) and (v := t("min_stop_words")) is not None and n_stop < v),
     )
     for rule, failed in checks:
         if failed:
