@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[cjk]"
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev,cjk]"

@@ -89,6 +89,9 @@ def _print_summary(summary: Any) -> None:
         table.add_row(lang, f"{s['kept']:,}", f"{s['documents'] - s['kept']:,}", f"{s['words']:,}", top)
     console = Console()
     console.print(table)
+    if summary.tokenizer_fallbacks:
+        console.print(f"[yellow]word tokenizer missing for {', '.join(summary.tokenizer_fallbacks)}: the built-in "
+                      "Unicode tokenizer was used (word counts are off); pip install 'cc-curate[cjk]'[/yellow]")
     console.print(f"shards: {summary.shards_run} processed, {summary.shards_skipped} already committed; "
                   f"output: {summary.output} (stats.json, README.md, data/)")
 

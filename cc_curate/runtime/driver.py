@@ -58,6 +58,7 @@ class RunSummary:
     quarantined: list[str]
     languages: dict[str, dict[str, Any]]
     nothing_to_do: bool = False
+    tokenizer_fallbacks: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -105,7 +106,9 @@ def run(options: RunOptions) -> RunSummary:
     finally:
         if started_ray:
             ray.shutdown()
-    return RunSummary(options.output, len(shards), len(todo), len(shards) - len(todo), quarantined, languages)
+    fallbacks = sorted(stats["counters"].get("tokenizer_fallback", {}))
+    return RunSummary(options.output, len(shards), len(todo), len(shards) - len(todo), quarantined, languages,
+                      tokenizer_fallbacks=fallbacks)
 
 
 def _say(options: RunOptions, message: str) -> None:

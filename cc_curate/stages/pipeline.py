@@ -144,6 +144,8 @@ class DocumentPipeline:
             counters.add("pii.masked", masked)
         row["text"] = fixed
         counters.add(f"tokenizer.{tokenizer.name}")
+        if tokenizer.name.startswith("fallback"):
+            counters.add(f"tokenizer_fallback.{lang}")
 
 
 def _base_row(record: RawRecord, dump: str, file_path: str) -> dict[str, Any]:
