@@ -12,7 +12,8 @@ duplicates are MinHash dedup's job).
 Per-document time limit: a SIGALRM interval timer (``signal.setitimer``), the mechanism
 datatrove uses. It costs microseconds per document and interrupts pure-Python work
 (trafilatura's tree walks, regexes called from Python); it cannot interrupt one long call into C
-(lxml parsing, resiliparse), which ``max_html_bytes`` bounds instead. Signals only reach the
+(lxml parsing, resiliparse), which the recipe's ``max_html_bytes`` bounds instead (the pipeline
+quarantines larger pages before they reach the extractor). Signals only reach the
 main thread, which is where Ray runs tasks and non-threaded actor methods; when called from
 another thread the limit is skipped with a one-time warning (a thread-based guard such as
 resiliparse's ``time_guard`` costs hundreds of milliseconds per call, too much per document).
@@ -30,6 +31,13 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 # resiliparse options chosen by scripts/eval_extraction.py (see docs/extraction_quality.md).
+# ``skip_elements`` are CSS selectors of blocks dropped before extraction (figure captions,
+# related-article and newsletter boxes, footers; each measured to raise F1 on both gold sets).
+# All but the last are extract_plain_text's; ``edge_line_min_chars`` is ours: leading and
+# trailing lines shorter than this are dropped (0 = keep), because resiliparse's main-content
+# rules keep the short blocks around an article (headings of related-article lists, bylines,
+# "share"/"newsletter" lines) that trafilatura's density heuristics remove. Lines are measured in
+# characters, not words, so that scripts without spaces (CJK, Thai) are treated alike.
 RESILIPARSE_DEFAULTS: dict[str, Any] = {
     "preserve_formatting": True,
     "main_content": True,
@@ -40,6 +48,8 @@ RESILIPARSE_DEFAULTS: dict[str, Any] = {
     "noscript": False,
     "post_meta": False,
     "hidden_elements": False,
+    "skip_elements": ["footer", "[class*=caption]", "[class*=related]", "[class*=newsletter]"],
+    "edge_line_min_chars": 60,
 }
 
 
@@ -75,24 +85,32 @@ def _time_limit(seconds: float) -> Iterator[list[bool]]:
             signal.signal(signal.SIGALRM, previous)
 
 
-def _truncate_utf8(html: str, max_bytes: int) -> str:
-    """``html`` cut to at most ``max_bytes`` UTF-8 bytes, on a character boundary."""
-    if len(html) * 4 <= max_bytes:
-        return html
-    data = html.encode("utf-8", "surrogatepass")
-    if len(data) <= max_bytes:
-        return html
-    return data[:max_bytes].decode("utf-8", "ignore")
+def _trim_short_edge_lines(text: str, min_chars: int) -> str:
+    """Drop the lines before the first and after the last line of ``min_chars`` or more.
+
+    A text with no such line is returned whole (a short page is not boilerplate by itself).
+    """
+    if min_chars <= 0:
+        return text
+    lines = text.split("\n")
+    long_lines = [i for i, line in enumerate(lines) if len(line.strip()) >= min_chars]
+    if not long_lines:
+        return text
+    return "\n".join(lines[long_lines[0] : long_lines[-1] + 1])
+
+
+def _clean(text: str | None) -> str | None:
+    return (text.strip() or None) if text else None
 
 
 class Extractor:
     """Built once per worker from the recipe's ``extraction`` section; ``extract`` per document.
 
-    Params: ``backend`` ("trafilatura" | "resiliparse"), ``favor_precision`` (true),
+    Params: ``backend`` ("trafilatura" | "resiliparse"), ``favor_precision`` (true; trafilatura only),
     ``include_comments`` (false), ``deduplicate`` (true; trafilatura only),
-    ``timeout_seconds`` (per document; 0 or unset = no limit), ``max_html_bytes`` (longer
-    pages are cut to this many bytes before parsing; unset = no cap), and optionally
-    ``resiliparse`` (a dict overriding ``RESILIPARSE_DEFAULTS``).
+    ``timeout_seconds`` (per document; 0 or unset = no limit), and optionally ``resiliparse``
+    (a dict overriding ``RESILIPARSE_DEFAULTS``). ``max_html_bytes`` is the caller's: pages over
+    it are quarantined by the pipeline, never cut (a truncated page extracts differently).
     """
 
     def __init__(self, params: Mapping[str, Any]):
@@ -101,7 +119,6 @@ class Extractor:
         self.include_comments = bool(params.get("include_comments", False))
         self.deduplicate = bool(params.get("deduplicate", True))
         self.timeout_seconds = float(params.get("timeout_seconds") or 0.0)
-        self.max_html_bytes = int(params.get("max_html_bytes") or 0)
         self._warned_thread = False
         self._run: Callable[[str, str], str | None]
         if self.backend == "trafilatura":
@@ -112,11 +129,13 @@ class Extractor:
                 traf_log.setLevel(logging.ERROR)
             self._run = self._trafilatura
         elif self.backend == "resiliparse":
-            self._resiliparse_options = {
+            options = {
                 **RESILIPARSE_DEFAULTS,
                 "comments": self.include_comments,
                 **dict(params.get("resiliparse") or {}),
             }
+            self._edge_line_min_chars = int(options.pop("edge_line_min_chars"))
+            self._resiliparse_options = options
             self._run = self._resiliparse
         else:
             raise ValueError(f"extraction.backend must be 'trafilatura' or 'resiliparse', not {self.backend!r}")
@@ -124,18 +143,17 @@ class Extractor:
     def extract(self, html: str, url: str) -> str | None:
         """The main text of the page, or None when there is none.
 
-        Raises ExtractionTimeout when the page takes longer than ``timeout_seconds``. Other
-        failures of the HTML libraries on malformed input count as "no text" (logged at DEBUG).
+        Raises ExtractionTimeout when the page takes longer than ``timeout_seconds``; any other
+        exception of the HTML library propagates, so the caller can quarantine the page with
+        its reason instead of mistaking a crash for an empty page.
         """
-        if self.max_html_bytes:
-            html = _truncate_utf8(html, self.max_html_bytes)
         if not html:
             return None
         if self.timeout_seconds <= 0 or not self._can_use_alarm():
-            return self._run_safely(html, url)
+            return _clean(self._run(html, url))
         try:
             with _time_limit(self.timeout_seconds) as fired:
-                text = self._run_safely(html, url)
+                text = _clean(self._run(html, url))
         except _Alarm:
             raise ExtractionTimeout(f"extraction took over {self.timeout_seconds}s: {url}") from None
         if fired[0]:
@@ -149,14 +167,6 @@ class Extractor:
             log.warning("extraction runs outside the main thread: no per-document time limit")
             self._warned_thread = True
         return False
-
-    def _run_safely(self, html: str, url: str) -> str | None:
-        try:
-            text = self._run(html, url)
-        except Exception as exc:  # malformed HTML is data, not a bug: no text for this page
-            log.debug("extraction failed for %s: %r", url, exc)
-            return None
-        return (text.strip() or None) if text else None
 
     def _trafilatura(self, html: str, url: str) -> str | None:
         import trafilatura
@@ -176,4 +186,5 @@ class Extractor:
     def _resiliparse(self, html: str, url: str) -> str | None:
         from resiliparse.extract.html2text import extract_plain_text
 
-        return extract_plain_text(html, **self._resiliparse_options)
+        text = extract_plain_text(html, **self._resiliparse_options)
+        return _trim_short_edge_lines(text, self._edge_line_min_chars)

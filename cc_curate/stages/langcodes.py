@@ -195,7 +195,9 @@ def normalize_label(label: str, text_script: str | None) -> tuple[str, str]:
     go through ``LID176``; any other two-letter code through ISO 639-1. The script is the
     text's, except that the CJK languages keep their GlotLID script (jpn_Jpan, kor_Hang,
     cmn_Hani) whatever mix of Han and kana/hangul the text has, and a text with no letters gets
-    the language's usual script.
+    the language's usual script. A language on a script it is not written in (``rus_Ethi``,
+    from a wrong prediction) is kept as such: those documents get a partition of their own
+    instead of polluting ``rus_Cyrl``.
     """
     code = label[len(_LABEL_PREFIX):] if label.startswith(_LABEL_PREFIX) else label
     if _SCRIPTED_LABEL.match(code):

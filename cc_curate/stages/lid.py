@@ -124,13 +124,13 @@ class LanguageIdentifier:
         # (the per-call overhead is microseconds; the model's work dominates).
         try:
             labels, probs = self._model.predict(text, k=self.top_k)
-        except UnicodeError:  # lone surrogates from a lossy decode cannot go to C++ as UTF-8
+        except (UnicodeError, TypeError):  # lone surrogates (lossy decode) cannot go to C++ as UTF-8
             labels, probs = self._model.predict(
                 text.encode("utf-8", "replace").decode("utf-8"), k=self.top_k
             )
         script = dominant_script(text)
         scores: dict[tuple[str, str], float] = {}
-        for label, prob in zip(labels, probs):
+        for label, prob in zip(labels, probs, strict=True):
             key = normalize_label(label, script)
             # fastText adds 1e-5 to every probability, so a sure prediction reads 1.00001
             scores[key] = min(1.0, scores.get(key, 0.0) + float(prob))
