@@ -1,8 +1,9 @@
 """64-bit keys and partition numbers, vectorised (numpy uint64, wrapping arithmetic).
 
 Band keys and exact-text keys are stored in the persistent index and compared with the next
-release's keys, so their definition is part of the index format (``INDEX_FORMAT``): changing
-anything here requires a new format number.
+release's keys, so their definition — with the text normalisation and shingling of
+``cc_curate.stages.minhash`` they are computed from — is part of the index format
+(``INDEX_FORMAT``): changing any of it requires a new format number.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ INDEX_FORMAT = 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
-# Domain tags: a text key never equals a band key, and band i never equals band j.
+# Domain tags: keys of different bands, and text keys, are unrelated even for equal values.
 _EXACT_TAG = np.uint64(0x45584143545F5458)
 
 

@@ -42,6 +42,8 @@ KEY_PARAMS = ("n_grams", "num_buckets", "hashes_per_bucket", "seed")
 
 @dataclass(frozen=True)
 class IndexFile:
+    """One file of an index, with what its name says."""
+
     path: str
     lang: str
     generation: int
@@ -50,10 +52,12 @@ class IndexFile:
 
 
 def file_name(lang: str, generation: int, part: int, parts: int) -> str:
+    """Relative name of a file: the name alone tells which keys it can hold."""
     return f"{lang}/g{generation:04d}-q{part:05d}-of-{parts:05d}.parquet"
 
 
 def meta(minhash: Mapping[str, Any], generations: int) -> dict[str, Any]:
+    """Contents of ``_meta.json``: what a later run must match to reuse the keys."""
     return {
         "format": INDEX_FORMAT,
         "minhash": {name: int(minhash[name]) for name in KEY_PARAMS},

@@ -5,16 +5,19 @@ with the partition they belong to), so a shuffle of M tasks into P partitions ma
 not M x P. A reduce task reads only its row groups from each file (ranged reads on object
 stores).
 
-Every file appears atomically under its final name: locally it is written under a temporary
-name and renamed; on object stores the upload becomes visible only when it completes. Names
-are deterministic per (stage, task), so a retried Ray task overwrites its own output with the
-same content and never leaves half files.
+Every file appears atomically under its final name (``AtomicFile``). Names are deterministic
+per (stage, task), so a retried Ray task overwrites its own output with the same content and
+never leaves half files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 import uuid
+import weakref
 from typing import Any, Iterator
 
 import fsspec
@@ -33,27 +36,43 @@ def filesystem(url: str, storage_options: dict[str, Any] | None) -> fsspec.Abstr
 
 
 class AtomicFile:
-    """A binary file that exists under ``path`` only once it is complete."""
+    """A binary file that appears under ``path`` only when committed, and complete.
+
+    The bytes go to a local file first: next to the target (then renamed) on a local
+    filesystem, in the temp folder (then uploaded in one go) on an object store. A file that is
+    never committed — its task failed — is deleted when the object is garbage collected, and
+    never reaches ``path``: an abandoned upload cannot overwrite the output of a retry.
+    """
 
     def __init__(self, fs: fsspec.AbstractFileSystem, path: str):
         self.fs, self.path = fs, path
         self.local = isinstance(fs, LocalFileSystem)
         if self.local:
-            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            self._target = f"{path}.tmp-{uuid.uuid4().hex}"
+            self.path = fsspec.core.strip_protocol(path)
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._spool = f"{self.path}.tmp-{uuid.uuid4().hex}"
         else:
-            self._target = path
-        self.handle = fs.open(self._target, "wb")
+            handle, self._spool = tempfile.mkstemp(prefix="cc-curate-", suffix=".part")
+            os.close(handle)
+        self.handle = open(self._spool, "wb")
+        self._cleanup = weakref.finalize(self, _discard, self.handle, self._spool)
 
     def commit(self) -> None:
         self.handle.close()
         if self.local:
-            self.fs.mv(self._target, self.path)
+            os.replace(self._spool, self.path)
+        else:
+            self.fs.put_file(self._spool, self.path)
+        self._cleanup()
 
     def abort(self) -> None:
-        self.handle.close()
-        if self.local:
-            self.fs.rm(self._target)
+        self._cleanup()
+
+
+def _discard(handle: Any, spool: str) -> None:
+    handle.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(spool)
 
 
 def write_table(fs: fsspec.AbstractFileSystem, path: str, table: pa.Table) -> str:

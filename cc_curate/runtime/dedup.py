@@ -173,14 +173,16 @@ class _Run:
         self.run_id = run_id
 
     def execute(self) -> dict[str, str]:
+        previous_files, generations = self._previous_index()  # fails fast on an unusable index
         plan = self._plan()
         groups = self._groups(plan)
         mapped = self.executor.map(steps.map_documents, [(plan, g, files) for g, files in enumerate(groups)])
         langs = sorted({lang for result in mapped for lang in result["langs"]})
         if not langs:
+            if self.index_out:
+                self._write_index(plan, [], previous_files, generations)
             return {}
         node_paths = _present(r["nodes"] for r in mapped)
-        previous_files, generations = self._previous_index()
         partitions = range(plan.num_partitions)
 
         edge_paths: list[str] = []
