@@ -60,9 +60,10 @@ def main() -> None:
 @click.option("--max-records", type=click.IntRange(min=1), help="Read at most N records per file (dry runs).")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel shard tasks (default: all CPUs).")
 @click.option("--address", help="Ray address to attach to ('auto' or ray://host:10001); default: a local Ray.")
+@click.option("--dedup-against", help="Output folder of an earlier release: also remove duplicates of its documents.")
 @_user_errors
 def run(recipe: str, output: str, inputs: tuple[str, ...], snapshot: str | None, max_files: int | None,
-        max_records: int | None, workers: int | None, address: str | None) -> None:
+        max_records: int | None, workers: int | None, address: str | None, dedup_against: str | None) -> None:
     """Run RECIPE over the inputs; re-running the same command resumes."""
     from cc_curate.runtime.driver import RunOptions
     from cc_curate.runtime.driver import run as run_pipeline
@@ -70,7 +71,7 @@ def run(recipe: str, output: str, inputs: tuple[str, ...], snapshot: str | None,
     loaded = load_recipe(recipe)
     summary = run_pipeline(RunOptions(
         recipe=loaded, output=output, inputs=list(inputs), snapshot=snapshot, max_files=max_files,
-        max_records=max_records, workers=workers, address=address,
+        max_records=max_records, workers=workers, address=address, dedup_against=dedup_against,
     ))
     if not summary.nothing_to_do:
         _print_summary(summary)

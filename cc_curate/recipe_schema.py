@@ -134,7 +134,8 @@ SPEC: dict[str, Any] = {
     "dedup": {
         "enabled": Key("bool", "MinHash dedup per language"),
         "exact": Key("bool", "Exact dedup of identical normalised texts first"),
-        "num_partitions": Key("int", "Hash partitions of the LSH shuffle", low=1, high=65536),
+        "num_partitions": Key("int", "Minimum hash partitions of the LSH shuffle", low=1, high=65536),
+        "docs_per_partition": Key("int", "More documents add partitions (bounds each task's memory)", low=1),
     },
     "output": {
         "max_file_bytes": Key("int", "Rotate published files at this size", low=1_000),

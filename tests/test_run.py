@@ -179,3 +179,24 @@ def test_text_inputs_skip_extraction(tmp_path: Path, shared_data: Path, local_ra
     assert stats["check"]["records_add_up"]
     assert "fra_Latn" in stats["languages"]
     assert stats["funnel"]["documents"] >= 2
+
+
+def test_dedup_against_a_previous_release(tmp_path: Path, shared_data: Path, local_ray: None) -> None:
+    """A second release that re-reads the first one's input publishes none of its documents again."""
+    first_input = [str(REPO_ROOT / "demo" / "demo.warc.gz")]
+    first = tmp_path / "release-1"
+    run_in_process("recipes/demo.yaml", first, first_input)
+    assert (first / "_index" / "minhash").is_dir()
+    second = tmp_path / "release-2"
+    new_input = str(shared_data / "cc_warc_samples" / "resiliparse-CC-MAIN-2020-34-sample.warc.gz")
+    run_in_process("recipes/demo.yaml", second, first_input + [new_input], dedup_against=str(first))
+    again = set(published_documents(second)) & set(published_documents(first))
+    assert published_documents(first) and not again
+    removed = pq.read_table(next((second / "data" / "rus_Cyrl_removed" / "train").glob("*.parquet")))
+    assert "duplicate" in removed["filter_reason"].to_pylist()
+
+
+def test_dedup_against_without_index_is_a_user_error(tmp_path: Path) -> None:
+    result = cc_curate("run", "recipes/demo.yaml", "--input", str(REPO_ROOT / "demo" / "demo.warc.gz"),
+                       "--output", str(tmp_path / "o"), "--dedup-against", str(tmp_path / "nothing"), check=False)
+    assert result.returncode == 2 and "no MinHash index" in result.stderr

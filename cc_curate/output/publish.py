@@ -46,7 +46,7 @@ def apply_decisions(table: pa.Table, decisions: pa.Table | None) -> pa.Table:
         for name in ("minhash_cluster_size", "duplicate_of"):
             table = table.append_column(name, pc.take(decisions[name], position))
     reason = table["filter_reason"]
-    pre_dedup = pc.is_in(reason, pa.array(sorted(PRE_DEDUP_REASONS) + ["language_not_selected"]))
+    pre_dedup = pc.is_in(reason, pa.array(sorted(PRE_DEDUP_REASONS)))
     pre_dedup = pc.fill_null(pre_dedup, False)
     is_duplicate = pc.and_(pc.invert(pre_dedup), pc.is_valid(table["duplicate_of"]))
     final = pc.if_else(is_duplicate, pa.scalar(DUPLICATE_REASON), reason)

@@ -57,7 +57,7 @@ STAGED = pa.schema(
 # filter_reason values set in the shard pass that apply *before* dedup (FineWeb2 order:
 # LID threshold -> MinHash dedup -> quality filters). Every other reason is a quality rule
 # and is applied after dedup, so that cluster sizes count documents before quality filtering.
-PRE_DEDUP_REASONS = frozenset({"url_filter", "language_score"})
+PRE_DEDUP_REASONS = frozenset({"url_filter", "language_score", "language_not_selected"})
 DUPLICATE_REASON = "duplicate"
 
 # Language key for rows that never reached language ID (e.g. URL-filtered before extraction).

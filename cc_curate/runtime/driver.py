@@ -23,7 +23,7 @@ from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 from cc_curate.report.stats import build_stats, write_stats
 from cc_curate.runtime.progress import ShardProgress
-from cc_curate.runtime.publish_task import publish_all
+from cc_curate.runtime.publish_task import previous_index, publish_all
 from cc_curate.runtime.shard_task import process_shard
 from cc_curate.sources import Shard, resolve_inputs
 
@@ -46,6 +46,7 @@ class RunOptions:
     max_records: int | None = None
     workers: int | None = None
     address: str | None = None
+    dedup_against: str | None = None
     stream: TextIO = sys.stderr
 
 
@@ -75,6 +76,8 @@ def run(options: RunOptions) -> RunSummary:
     )
     if not shards:
         raise RunError("no input: give --input PATH|GLOB|URL or --snapshot CC-MAIN-YYYY-WW")
+    if options.dedup_against:
+        previous_index(options.dedup_against, recipe)  # fail before any work
     _check_manifest(storage, recipe, shards)
     committed = read_ledger(storage)
     todo = [s for s in shards if s.shard_id not in committed]
@@ -95,7 +98,7 @@ def run(options: RunOptions) -> RunSummary:
             name[: -len(".json")] for name in storage.list(QUARANTINE_SHARDS, ".json")
             if name[: -len(".json")] in wanted and name[: -len(".json")] not in committed
         )
-        languages = publish_all(storage, recipe, committed, options.output)
+        languages = publish_all(storage, recipe, committed, options.output, dedup_against=options.dedup_against)
         stats = build_stats(recipe, committed, languages, quarantined, shards_total=len(shards))
         write_stats(storage, stats, recipe)
         storage.write_json(PUBLISHED_MARKER, {

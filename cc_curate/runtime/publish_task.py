@@ -11,20 +11,28 @@ from typing import Any
 import pyarrow.parquet as pq
 import ray
 
+from cc_curate.errors import UserError
 from cc_curate.output.publish import apply_decisions, publish_language
 from cc_curate.output.staging import LanguageSlice, read_slices, slices_by_language
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 
 DEDUP_WORK = "_dedup"
+# The release's MinHash band index: `--dedup-against` a previous output reads it from there.
+MINHASH_INDEX = "_index/minhash"
 
 
-def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]], output: str) -> dict[str, dict[str, Any]]:
-    """Dedup (when enabled) and publish every language found in the committed shards."""
+def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]], output: str,
+                dedup_against: str | None = None) -> dict[str, dict[str, Any]]:
+    """Dedup (when enabled) and publish every language found in the committed shards.
+
+    ``dedup_against``: the output folder of an earlier release; documents duplicating it are
+    removed without recomputing that release (its band index is read).
+    """
     slices = slices_by_language(committed.values())
     decisions: dict[str, str] = {}
     if recipe.settings["dedup"]["enabled"] and slices:
-        decisions = _dedup(storage, recipe, committed, output)
+        decisions = _dedup(storage, recipe, committed, dedup_against)
     options = recipe.settings["input"]["storage_options"] or None
     task = ray.remote(_publish_one).options(num_cpus=1, max_retries=recipe.settings["runtime"]["max_retries"],
                                             retry_exceptions=True)
@@ -36,15 +44,28 @@ def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str,
     return {stats["language"]: stats for stats in ray.get(refs)}
 
 
-def _dedup(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]], output: str) -> dict[str, str]:
+def _dedup(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]],
+           dedup_against: str | None) -> dict[str, str]:
     from cc_curate.runtime.dedup import run_dedup
 
     staged = [f"{storage.url}/{entry['rows_file']}" for _, entry in sorted(committed.items())]
-    params = {**recipe.settings["dedup"], "minhash": recipe.settings["minhash"]}
+    params = {**recipe.settings["dedup"], "minhash": recipe.settings["minhash"],
+              "max_retries": recipe.settings["runtime"]["max_retries"]}
+    previous = previous_index(dedup_against, recipe) if dedup_against else None
     return run_dedup(
         staged, f"{storage.url}/{DEDUP_WORK}", params,
+        previous_index=previous, index_out=f"{storage.url}/{MINHASH_INDEX}",
         storage_options=recipe.settings["input"]["storage_options"] or None,
     )
+
+
+def previous_index(dedup_against: str, recipe: Recipe) -> str:
+    """The band index of an earlier release's output folder; a UserError if it has none."""
+    index = f"{dedup_against.rstrip('/')}/{MINHASH_INDEX}"
+    if not Storage(index, recipe.settings["input"]["storage_options"] or None).exists(""):
+        raise UserError(f"--dedup-against {dedup_against}: no MinHash index at {index} "
+                        "(was that output published by cc_curate with dedup enabled?)")
+    return index
 
 
 def _publish_one(
