@@ -17,6 +17,8 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Protocol
 
 import regex
@@ -60,30 +62,130 @@ _UNITS = (
     "m/s|km/h|kmh|mph|hPa|Pa|mbar|mb|MB|kb|KB|gb|GB|tb|TB|T|G|M|K|%|км|км²|км³|м|м²|м³|дм|дм²|"
     "дм³|см|см²|см³|мм|мм²|мм³|нм|кг|г|мг|м/с|км/ч|кПа|Па|мбар|Кб|КБ|кб|Мб|МБ|мб|Гб|ГБ|гб|Тб|ТБ|тб"
 )
-# Letters after which a final "." is split off. spaCy's character classes cover Latin, Cyrillic,
-# Greek and a list of uncased scripts, but not Georgian or Armenian: "სიტყვა." stays one token
-# there, and FineWeb2's thresholds for those languages were measured that way.
-_LOWER_OR_UNCASED = r"[\p{Ll}\p{Lo}\p{M}--[\p{Script=Georgian}\p{Script=Armenian}]]"
-_UPPER = r"[\p{Lu}--[\p{Script=Georgian}\p{Script=Armenian}]]"
+# Letters as spaCy's character classes know them: all of Latin; the Russian, Ukrainian, Tatar and
+# Macedonian letters of Cyrillic (not Komi "ӧ", say); basic Greek; and a list of uncased scripts.
+# Georgian, Armenian, Canadian syllabics, combining accents, ... are not letters to spaCy: a final
+# "." after them stays on the word, and FineWeb2's thresholds were measured that way.
+_UNCASED = (
+    r"\p{Script=Ethiopic}\p{Script=Bengali}\p{Script=Hebrew}\u0620-\u064A\u066E-\u06D5\u06E5-\u06FF"
+    r"\u0750-\u077F\u08A0-\u08BD\p{Script=Sinhala}\p{Script=Devanagari}\p{Script=Kannada}"
+    r"\p{Script=Tamil}\p{Script=Telugu}\p{Script=Hangul}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Han}"
+)
+_LOWER_CHARS = r"[\p{Latin}&&\p{Ll}]ёа-яәөүҗңһіїєґѓѕјљњќѐѝα-ωάέίόώήύ" + _UNCASED
+_UPPER_CHARS = r"[\p{Latin}&&\p{Lu}]ЁА-ЯӘӨҮҖҢҺІЇЄҐЃЅЈЉЊЌЀЍΑ-ΩΆΈΊΌΏΉΎ" + _UNCASED
+_LOWER = f"[{_LOWER_CHARS}]"
+_UPPER = f"[{_UPPER_CHARS}]"
+_ALPHA = f"[{_LOWER_CHARS}{_UPPER_CHARS}]"
 _ICON = r"\p{So}"
 
 _PREFIX_RE = regex.compile(
     rf"\.\.+|…+|[{_PUNCT}{_QUOTES}{_CURRENCY}§%=—–]|\+(?![0-9])|{_ICON}", regex.V1
 )
-_SUFFIX_RE = regex.compile(
-    rf"(?:\.\.+|…+|[{_PUNCT}{_QUOTES}]|{_ICON}|['’][sS]|[—–]"
-    rf"|(?<=[0-9])\+|(?<=[0-9])(?:[{_CURRENCY}]|{_UNITS})"
-    rf"|(?<=[0-9%²\-+{_PUNCT}{_QUOTES}]|{_LOWER_OR_UNCASED})\.|(?<={_UPPER}{_UPPER})\.)$",
-    regex.V1,
+_ETHIOPIC_PUNCT = "፡።፣፤፥፦፧፠፨"
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Where a language's spaCy tokenizer departs from spaCy's base rules (the defaults here).
+
+    Measured by probing the spaCy 3.8 tokenizer that datatrove assigns to each language: German,
+    Danish, Spanish, Portuguese, ... keep hyphenated compounds whole; German, Turkish, Arabic, ...
+    keep ordinals such as ``27.``; Arabic, Persian and Amharic never split a final ``.`` off a
+    word; many keep a possessive ``'s`` on its word; German splits "2013/2014"; most keep a
+    single letter with a period ("i.", "A.") whole, Polish and Turkish do not; Ligurian keeps
+    its articulated prepositions ("da-a", "pe-o").
+    """
+
+    split_hyphens: bool = True
+    split_digit_period: bool = True
+    split_word_period: bool = True
+    split_possessive: bool = True
+    split_slash_digits: bool = False
+    single_letter_abbreviations: bool = True
+    keep_whole: str = ""  # regex of language-specific tokens spaCy lists as exceptions
+
+
+@lru_cache(maxsize=None)
+def _suffix_re(conv: Conventions) -> regex.Pattern[str]:
+    period_after = "%²\\-+" + _PUNCT + _QUOTES + ("0-9" if conv.split_digit_period else "")
+    word_period = rf"|(?<=[{period_after}]|{_LOWER})\." if conv.split_word_period else ""
+    possessive = "|['’][sS]" if conv.split_possessive else ""
+    ethiopic = "" if conv.split_word_period else f"|[{_ETHIOPIC_PUNCT}]"
+    return regex.compile(
+        rf"(?:\.\.+|…+|[{_PUNCT}{_QUOTES}]|{_ICON}{possessive}|[—–]{ethiopic}"
+        rf"|(?<=[0-9])\+|(?<=[0-9])(?:[{_CURRENCY}]|{_UNITS}){word_period}|(?<={_UPPER}{_UPPER})\.)$",
+        regex.V1,
+    )
+
+
+@lru_cache(maxsize=None)
+def _infix_re(conv: Conventions) -> regex.Pattern[str]:
+    hyphen = rf"|(?<={_ALPHA})(?:---|--|——|[-–—~])(?={_ALPHA})" if conv.split_hyphens else ""
+    slash = "|(?<=[0-9])/(?=[0-9])" if conv.split_slash_digits else ""
+    return regex.compile(
+        rf"\.\.+|…+|{_ICON}|(?<=[0-9])[+\-*^](?=[0-9-])"
+        rf"|(?<=[{_LOWER_CHARS}{_QUOTES}])\.(?=[{_UPPER_CHARS}{_QUOTES}])|(?<={_ALPHA}),(?={_ALPHA})"
+        rf"{hyphen}|(?<=[{_LOWER_CHARS}{_UPPER_CHARS}0-9])[:<>=/](?={_ALPHA}){slash}",
+        regex.V1,
+    )
+
+
+@lru_cache(maxsize=None)
+def _whole_re(conv: Conventions) -> regex.Pattern[str]:
+    base = _LETTER_ABBREVIATION_RE if conv.single_letter_abbreviations else _ABBREVIATION_RE
+    return regex.compile(f"{base.pattern}|{conv.keep_whole}" if conv.keep_whole else base.pattern)
+
+
+def _langs(codes: str) -> frozenset[str]:
+    return frozenset(codes.split())
+
+
+# Languages (iso639-3_Script) whose datatrove/spaCy tokenizer differs from the defaults, by group.
+_KEEP_HYPHEN_ORDINAL = _langs(
+    "bar_Latn bos_Latn ckm_Latn cnr_Latn dan_Latn deu_Latn ell_Grek gsw_Latn hbs_Latn hrx_Latn "
+    "hun_Latn nno_Latn nob_Latn nor_Latn pnt_Grek srp_Cyrl srp_Latn swg_Latn"
 )
-_INFIX_RE = regex.compile(
-    rf"\.\.+|…+|{_ICON}|(?<=[0-9])[+\-*^](?=[0-9-])"
-    rf"|(?<=[\p{{Ll}}{_QUOTES}])\.(?=[\p{{Lu}}{_QUOTES}])|(?<=\p{{L}}),(?=\p{{L}})"
-    rf"|(?<=\p{{L}})(?:---|--|——|[-–—~])(?=\p{{L}})|(?<=[\p{{L}}0-9])[:<>=/](?=\p{{L}})",
-    regex.V1,
+_KEEP_HYPHEN_POSSESSIVE = _langs(
+    "arg_Latn ast_Latn cos_Latn ext_Latn fin_Latn fit_Latn fkv_Latn gos_Latn krl_Latn lad_Latn "
+    "lim_Latn liv_Latn lud_Latn mwl_Latn nds_Latn nld_Latn oci_Latn olo_Latn pdt_Latn ron_Latn "
+    "rup_Latn sdc_Latn spa_Latn srd_Latn swe_Latn vep_Latn vls_Latn vot_Latn zea_Latn"
 )
+_KEEP_HYPHEN = _langs(
+    "bak_Cyrl cat_Latn kir_Cyrl ksh_Latn ltz_Latn pdc_Latn pfl_Latn por_Latn tat_Cyrl"
+)
+_KEEP_WORD_PERIOD = _langs(
+    "acm_Arab aeb_Arab ajp_Arab amh_Ethi apc_Arab ara_Arab arb_Arab arq_Arab ars_Arab ary_Arab "
+    "arz_Arab ayp_Arab azb_Arab fas_Arab grc_Grek sgw_Ethi shu_Arab tig_Ethi tir_Ethi"
+)
+_GERMAN = _langs("bar_Latn deu_Latn gsw_Latn hrx_Latn swg_Latn")
+_NORDIC_LIKE = Conventions(split_hyphens=False, split_digit_period=False, split_possessive=False)
+_CONVENTIONS: dict[str, Conventions] = {
+    **dict.fromkeys(_KEEP_HYPHEN_ORDINAL, _NORDIC_LIKE),
+    **dict.fromkeys(_GERMAN, replace(_NORDIC_LIKE, split_slash_digits=True)),
+    **dict.fromkeys(_KEEP_HYPHEN_POSSESSIVE, Conventions(split_hyphens=False, split_possessive=False)),
+    **dict.fromkeys(_KEEP_HYPHEN, Conventions(split_hyphens=False)),
+    **dict.fromkeys(
+        _KEEP_WORD_PERIOD,
+        Conventions(split_digit_period=False, split_word_period=False, split_possessive=False),
+    ),
+    **dict.fromkeys(
+        _langs("crh_Latn gag_Latn tuk_Latn tur_Latn"),
+        Conventions(split_digit_period=False, single_letter_abbreviations=False),
+    ),
+    **dict.fromkeys(
+        _langs("csb_Latn pol_Latn szl_Latn"),
+        Conventions(split_possessive=False, single_letter_abbreviations=False),
+    ),
+    "slv_Latn": Conventions(split_digit_period=False, split_possessive=False),
+    **dict.fromkeys(
+        _langs("lij_Latn lmo_Latn pms_Latn vec_Latn"),
+        Conventions(keep_whole="(?:[Aa]|[Cc]o|[Pp]e|[Dd]a)-[aeio]"),
+    ),
+}
+
+
 # Zero-width split after an elided article or pronoun: l'homme -> l' homme (French, Italian, ...).
-_ELISION_RE = regex.compile(r"(?<=\p{L}['’])(?=\p{L})")
+_ELISION_RE = regex.compile(rf"(?<={_ALPHA}['’])(?={_ALPHA})", regex.V1)
 # English contractions: don't -> do n't, we're -> we 're (the possessive 's is a suffix above).
 _EN_CONTRACTION_RE = regex.compile(r"(\p{L}+?)(n['’]t|['’](?:m|re|ve|ll|d))", regex.IGNORECASE)
 # Kept whole once affixes are stripped: URLs and e-mail addresses.
@@ -91,9 +193,17 @@ _URL_RE = regex.compile(
     r"(?:[\w+.-]{2,}://)?(?:[\w.+-]+(?::[^@\s]*)?@)?(?:[\w-]+\.)+[^\W\d_]{2,63}(?::\d{1,5})?(?:[/?#]\S*)?"
     r"|[\w+.-]{2,}://\S+",
 )
-# Kept whole before affixes are stripped: dotted abbreviations such as z.B. / e.g. / т.е.
+# Kept whole before affixes are stripped: dotted abbreviations such as z.B. / e.g. / т.е., and
+# (spaCy's base exceptions) a single Latin letter with a period.
 _ABBREVIATION_RE = regex.compile(r"(?:\p{L}\.){2,}")
-_ELISION_LANGS = frozenset({"fra", "ita", "cat", "hat", "ltz", "lij"})
+_LETTER_ABBREVIATION_RE = regex.compile(r"(?:\p{L}\.){2,}|[a-zA-ZäöüÄÖÜ]\.")
+# Languages tokenized with spaCy's French, Italian, Catalan or Ligurian rules (elision) and with
+# its English rules (contractions), per datatrove's tokenizer assignments.
+_ELISION_LANGS = _langs(
+    "fra_Latn frp_Latn fur_Latn lld_Latn nrf_Latn nrm_Latn pcd_Latn roh_Latn wln_Latn ita_Latn "
+    "nap_Latn scn_Latn lij_Latn lmo_Latn pms_Latn vec_Latn cat_Latn"
+)
+_ENGLISH_LANGS = _langs("eng_Latn frr_Latn fry_Latn sco_Latn stq_Latn")
 _ELISION_EXCEPTIONS = frozenset({"aujourd'hui", "aujourd’hui", "Aujourd'hui", "Aujourd’hui"})
 
 
@@ -104,17 +214,29 @@ class UnicodeTokenizer:
     trailing punctuation (``,`` ``!`` quotes, ``...``, ``'s``, a final ``.`` after a lowercase
     letter or digit, units after a number), then is split inside at hyphens between letters,
     ``/`` ``:`` before a letter, ``,`` between letters and ``.`` between a lowercase and an
-    uppercase letter. URLs, e-mail addresses and dotted abbreviations stay whole. Deliberate
-    differences from spaCy: no per-language exception lists (e.g. German ordinal ``3.`` becomes
-    ``3`` ``.``), which moves word counts by a fraction of a percent on real text.
+    uppercase letter. URLs, e-mail addresses and dotted abbreviations stay whole. Where a
+    language's spaCy tokenizer has other conventions (:class:`Conventions`), we follow them.
+    Deliberate difference from spaCy: no per-language exception lists (e.g. German "ca." and
+    "Nr." become "ca" ".", "Nr" "."), which moves token counts by well under 1% on real text.
     """
 
     _CACHE_SIZE = 200_000  # chunks are Zipf-distributed: most non-trivial ones repeat
 
-    def __init__(self, name: str = "unicode", *, elision: bool = False, english: bool = False):
+    def __init__(
+        self,
+        name: str = "unicode",
+        *,
+        elision: bool = False,
+        english: bool = False,
+        conventions: Conventions = Conventions(),
+    ):
         self.name = name
         self._elision = elision
         self._english = english
+        self._suffix_re = _suffix_re(conventions)
+        self._letter_abbreviations = conventions.single_letter_abbreviations
+        self._whole_re = _whole_re(conventions)
+        self._infix_re = _infix_re(conventions)
         self._chunks: dict[str, list[str]] = {}
 
     def words(self, text: str) -> list[str]:
@@ -138,7 +260,7 @@ class UnicodeTokenizer:
     def _split_chunk(self, s: str, out: list[str]) -> None:
         suffixes: list[str] = []
         while s:
-            if _ABBREVIATION_RE.fullmatch(s) or s in _ELISION_EXCEPTIONS:
+            if self._whole_re.fullmatch(s) or s in _ELISION_EXCEPTIONS:
                 out.append(s)
                 s = ""
                 break
@@ -151,7 +273,7 @@ class UnicodeTokenizer:
             if m := _PREFIX_RE.match(s):
                 out.append(m.group())
                 s = s[m.end() :]
-            if s and (m := _SUFFIX_RE.search(s)):
+            if s and (m := self._suffix_re.search(s)):
                 suffixes.append(m.group())
                 s = s[: m.start()]
             if len(s) == size:
@@ -162,10 +284,12 @@ class UnicodeTokenizer:
             else:
                 self._split_infixes(s, out)
         out.extend(reversed(suffixes))
+        if self._letter_abbreviations and "." in out:
+            _merge_letter_periods(out)
 
     def _split_infixes(self, s: str, out: list[str]) -> None:
         start = 0
-        for m in _INFIX_RE.finditer(s):
+        for m in self._infix_re.finditer(s):
             if m.start() > start:
                 self._append_core(s[start : m.start()], out)
             out.append(m.group())
@@ -178,6 +302,17 @@ class UnicodeTokenizer:
             out.extend(p for p in _ELISION_RE.split(s) if p)
         else:
             out.append(s)
+
+
+def _merge_letter_periods(tokens: list[str]) -> None:
+    """Re-join a single letter and the "." split off after it ("ñu-i." -> "ñu" "-" "i."), as
+    spaCy's special-case pass re-joins tokens that spell one of its exceptions."""
+    i = len(tokens) - 1
+    while i > 0:
+        if tokens[i] == "." and _LETTER_ABBREVIATION_RE.fullmatch(tokens[i - 1] + "."):
+            tokens[i - 1 : i + 1] = [tokens[i - 1] + "."]
+            i -= 1
+        i -= 1
 
 
 # --- segmenters for scripts written without spaces -----------------------------------------------
@@ -294,8 +429,9 @@ def get_tokenizer(lang: str) -> WordTokenizer:
     """The word tokenizer for ``lang`` ("{iso639_3}_{Script}"), built once per process.
 
     Space-delimited scripts get :class:`UnicodeTokenizer` (with elision splitting for French,
-    Italian, Catalan, ... and contractions for English); scripts without spaces get their
-    segmenter, or the built-in tokenizer named ``fallback:unicode`` when it is not installed.
+    Italian, Catalan, ..., contractions for English, and the language's :class:`Conventions`);
+    scripts without spaces get their segmenter, or the built-in tokenizer named
+    ``fallback:unicode`` when it is not installed.
     Tibetan and Burmese use the built-in tokenizer by design: botok downloads its dictionary at
     first use, and pyidaungsu-numpy2 pulls a ``fasttext`` module that breaks fasttext-predict (LID).
     """
@@ -307,10 +443,14 @@ def get_tokenizer(lang: str) -> WordTokenizer:
 
 
 def _build(lang: str) -> WordTokenizer:
-    code, _, script = lang.partition("_")
+    script = lang.partition("_")[2]
     seg = _SEGMENTERS.get(script)
     if seg is None:
-        return UnicodeTokenizer(elision=code in _ELISION_LANGS, english=code == "eng")
+        return UnicodeTokenizer(
+            elision=lang in _ELISION_LANGS,
+            english=lang in _ENGLISH_LANGS,
+            conventions=_CONVENTIONS.get(lang, Conventions()),
+        )
     name, package, factory = seg
     try:
         return SegmenterTokenizer(name, factory())

@@ -91,7 +91,7 @@ def c4_quality(text: str, words: list[str], params: Mapping[str, Any], signals: 
         n_kept += 1
     signals["c4_kept_lines_frac"] = n_kept / len(lines) if lines else 0.0
     if reason is None:
-        signals["c4_sentences"] = n_sentences
+        signals["c4_sentences"] = float(n_sentences)
         if n_sentences < p["min_num_sentences"]:
             reason = f"{NAME}:too_few_sentences"
     return reason

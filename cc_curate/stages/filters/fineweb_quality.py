@@ -63,9 +63,9 @@ def fineweb_quality(
         return threshold(params, key, DEFAULTS, zero_disables=False)
 
     punct = values["line_punct_ratio"]
-    exclude_zero = params.get("line_punct_exclude_zero", False)
+    exempt = punct == 0 and params.get("line_punct_exclude_zero", False)
     checks = (
-        ("line_punct_ratio", (v := t("line_punct_thr")) is not None and punct < v and not (punct == 0 and exclude_zero)),
+        ("line_punct_ratio", (v := t("line_punct_thr")) is not None and punct < v and not exempt),
         ("short_line_ratio", (v := t("short_line_thr")) is not None and values["short_line_ratio"] > v),
         ("char_dup_ratio", (v := t("char_duplicates_ratio")) is not None and values["char_dup_ratio"] > v),
         ("list_ratio", (v := t("new_line_ratio")) is not None and values["list_ratio"] > v),

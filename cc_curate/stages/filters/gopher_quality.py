@@ -65,7 +65,7 @@ def gopher_quality(
     n_tokens = len(words)
     real_words = [w for w in words if not is_symbol_word(w)]
     n_words = len(real_words)
-    signals["gopher_words"] = n_words
+    signals["gopher_words"] = float(n_words)
     if n_words == 0:
         return f"{NAME}:gopher_short_doc"
 
@@ -75,7 +75,7 @@ def gopher_quality(
     hash_ratio = text.count("#") / n_tokens
     ellipsis_ratio = (text.count("...") + text.count("…")) / n_tokens
     bullet_ratio = sum(1 for s in lines if s.lstrip().startswith(("•", "-"))) / len(lines)
-    end_ellipsis_ratio = sum(1 for s in lines if s.rstrip().endswith(("...", "…"))) / len(lines)
+    end_ellipsis = sum(1 for s in lines if s.rstrip().endswith(("...", "…"))) / len(lines)
     alpha_ratio = sum(1 for w in words if w.isalpha() or _LETTER.search(w)) / n_tokens
     n_stop = len(set(stop_words).intersection(words))
     signals.update(
@@ -83,9 +83,9 @@ def gopher_quality(
         gopher_hash_ratio=hash_ratio,
         gopher_ellipsis_ratio=ellipsis_ratio,
         gopher_bullet_lines_ratio=bullet_ratio,
-        gopher_end_ellipsis_lines_ratio=end_ellipsis_ratio,
+        gopher_end_ellipsis_lines_ratio=end_ellipsis,
         gopher_alpha_words_ratio=alpha_ratio,
-        gopher_stop_words=n_stop,
+        gopher_stop_words=float(n_stop),
     )
 
     def t(key: str) -> Any:
@@ -99,7 +99,7 @@ def gopher_quality(
         ("gopher_too_many_hashes", (v := t("max_symbol_word_ratio")) is not None and hash_ratio > v),
         ("gopher_too_many_ellipsis", (v := t("max_symbol_word_ratio")) is not None and ellipsis_ratio > v),
         ("gopher_too_many_bullets", (v := t("max_bullet_lines_ratio")) is not None and bullet_ratio > v),
-        ("gopher_too_many_end_ellipsis", (v := t("max_ellipsis_lines_ratio")) is not None and end_ellipsis_ratio > v),
+        ("gopher_too_many_end_ellipsis", (v := t("max_ellipsis_lines_ratio")) is not None and end_ellipsis > v),
         ("gopher_below_alpha_threshold", (v := t("max_non_alpha_words_ratio")) is not None and alpha_ratio < v),
         # An empty stop-word list means the language has none configured: skip the rule (a
         # default English list would remove every document of another language).
