@@ -167,6 +167,31 @@ def recipe_import_fineweb2(config_dir: str, out_dir: str) -> None:
     click.echo(f"wrote {len(layers)} language files to {out}")
 
 
+@main.command()
+@click.argument("output_dir")
+@_user_errors
+def report(output_dir: str) -> None:
+    """(Re)build OUTPUT_DIR/report/index.html from a finished run."""
+    from cc_curate.report.html import build_report
+
+    click.echo(build_report(output_dir))
+
+
+@main.command()
+@click.argument("output_dir")
+@click.option("--snapshot", help="Extrapolate to this Common Crawl snapshot (e.g. CC-MAIN-2024-10).")
+@click.option("--records", type=click.IntRange(min=1), help="... or to this many pages.")
+@click.option("--workers", default=64, show_default=True, type=click.IntRange(min=1), help="CPU cores of the cluster.")
+@click.option("--price", default=0.05, show_default=True, type=click.FloatRange(min=0), help="Price per core-hour.")
+@_user_errors
+def estimate(output_dir: str, snapshot: str | None, records: int | None, workers: int, price: float) -> None:
+    """Project a finished run to a full snapshot: core-hours, wall time, memory, output size, cost."""
+    from cc_curate.report.estimate import estimate as project, render_estimate
+
+    click.echo(render_estimate(project(output_dir, snapshot=snapshot, records=records, workers=workers,
+                                       price_per_core_hour=price)))
+
+
 @main.command("rehydration-weights")
 @click.option("--distributions", required=True, help="A FineWeb2 distributions folder or {lang}.json file.")
 @click.option("--max-copies", required=True, type=click.IntRange(min=1), help="The most copies of one document.")

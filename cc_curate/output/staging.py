@@ -29,6 +29,7 @@ from cc_curate.output.storage import Storage
 
 LEDGER = "_ledger"
 STAGING = "_staging"
+QUARANTINE_SHARDS = "_quarantine/shards"  # shards that failed every retry (written by the driver)
 
 
 @dataclass(frozen=True)

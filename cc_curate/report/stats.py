@@ -8,6 +8,7 @@ Accounting: every record read ends in exactly one bucket —
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 import time
 from typing import Any, Mapping
 
@@ -25,8 +26,10 @@ def build_stats(
     quarantined: list[str],
     *,
     shards_total: int,
+    extra: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     counters = Counters.total(entry["counters"] for entry in committed.values())
+    counters.update(extra or {})
     flat = dict(counters)
     read = int(flat.get("records.read", 0))
     skipped = int(sum(v for k, v in flat.items() if k.startswith("records.skipped.")))
@@ -44,7 +47,7 @@ def build_stats(
         "run": {
             "cc_curate_version": __version__,
             "python": platform.python_version(),
-            "recipe": recipe.path,
+            "recipe": recipe.path if "://" in recipe.path else str(Path(recipe.path).resolve()),
             "recipe_sha256": recipe.sha256,
             "shards_total": shards_total,
             "shards_committed": len(committed),

@@ -18,9 +18,10 @@ from typing import Any, TextIO
 import ray
 
 from cc_curate.errors import UserError
-from cc_curate.output.staging import LEDGER, read_ledger, slices_by_language
+from cc_curate.output.staging import LEDGER, QUARANTINE_SHARDS, read_ledger
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
+from cc_curate.report.html import build_report
 from cc_curate.report.stats import build_stats, write_stats
 from cc_curate.runtime.progress import ShardProgress
 from cc_curate.runtime.publish_task import previous_index, publish_all
@@ -29,7 +30,6 @@ from cc_curate.sources import Shard, resolve_inputs
 
 RUN_MANIFEST = f"{LEDGER}/_run.json"
 PUBLISHED_MARKER = f"{LEDGER}/_published.json"
-QUARANTINE_SHARDS = "_quarantine/shards"
 
 
 class RunError(UserError):
@@ -98,9 +98,11 @@ def run(options: RunOptions) -> RunSummary:
             name[: -len(".json")] for name in storage.list(QUARANTINE_SHARDS, ".json")
             if name[: -len(".json")] in wanted and name[: -len(".json")] not in committed
         )
-        languages = publish_all(storage, recipe, committed, options.output, dedup_against=options.dedup_against)
-        stats = build_stats(recipe, committed, languages, quarantined, shards_total=len(shards))
+        languages, phases = publish_all(storage, recipe, committed, options.output,
+                                        dedup_against=options.dedup_against)
+        stats = build_stats(recipe, committed, languages, quarantined, shards_total=len(shards), extra=phases)
         write_stats(storage, stats, recipe)
+        _say(options, f"report: {build_report(options.output, storage_options=recipe.settings['input']['storage_options'] or None)}")
         storage.write_json(PUBLISHED_MARKER, {
             "recipe_sha256": recipe.sha256,
             "shards": sorted(committed),

@@ -1,0 +1,573 @@
+"""``OUT/report/index.html``: what a run did, at a glance, readable offline.
+
+Everything comes from what the run left behind: ``stats.json`` (funnel, languages, filters,
+counters), the published Parquet files (language scores, removed documents' signals), the staged
+rows while ``_staging/`` exists (signals of kept documents too: the published schema is
+FineWeb2's and has no signals column), the ledger (quarantined records) and ``_quarantine/``.
+The page has no script and loads nothing from the network: charts are PNG files beside it,
+referenced by relative paths, so the folder can be copied, zipped or served as is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cc_curate.errors import UserError
+from cc_curate.output.schema import DUPLICATE_REASON, PRE_DEDUP_REASONS, UNDETERMINED_LANG
+from cc_curate.output.staging import QUARANTINE_SHARDS, read_ledger
+from cc_curate.output.storage import Storage
+from cc_curate.recipe import Recipe, RecipeError, load_recipe
+from cc_curate.report import charts
+from cc_curate.report.charts import Threshold
+from cc_curate.report.estimate import EstimateError, extrapolate, flatten, output_bytes, render_estimate
+
+REPORT_DIR = "report"
+TOP_LANGUAGES = 20  # languages in the bar charts and the heat map
+TOP_REASONS = 15  # rules (columns) in the heat map
+SIGNAL_LANGUAGES = 6  # languages that get a filter-signal figure
+LID_LANGUAGES = 12
+CLUSTER_LANGUAGES = 10
+SAMPLE_ROWS = 20_000  # rows read per language for distributions
+SAMPLE_SHARDS = 32  # staged shards a language's sample is spread over
+TABLE_LANGUAGES = 100
+EMPTY_LANGUAGES_LISTED = 300  # languages that kept nothing, named in one line
+QUARANTINE_ROWS = 200
+QUARANTINE_FILES = 500  # shards' quarantine files read for the table
+UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
+# Which recipe thresholds each filter signal is tested against, as cc_curate/stages/filters
+# tests them: signal -> [(filter section, recipe key, bound)]; "min": documents below are removed.
+# Keep in step with the filters (tests/test_report.py checks every signal they write is here).
+SIGNAL_THRESHOLDS: dict[str, list[tuple[str, str, str]]] = {
+    "dup_para_frac": [("gopher_repetition", "dup_para_frac", "max")],
+    "dup_para_char_frac": [("gopher_repetition", "dup_para_char_frac", "max")],
+    "dup_line_frac": [("gopher_repetition", "dup_line_frac", "max")],
+    "dup_line_char_frac": [("gopher_repetition", "dup_line_char_frac", "max")],
+    "line_punct_ratio": [("fineweb_quality", "line_punct_thr", "min")],
+    "short_line_ratio": [("fineweb_quality", "short_line_thr", "max")],
+    "char_dup_ratio": [("fineweb_quality", "char_duplicates_ratio", "max")],
+    "list_ratio": [("fineweb_quality", "new_line_ratio", "max")],
+    "gopher_words": [("gopher_quality", "min_doc_words", "min"), ("gopher_quality", "max_doc_words", "max")],
+    "gopher_avg_word_length": [("gopher_quality", "min_avg_word_length", "min"),
+                               ("gopher_quality", "max_avg_word_length", "max")],
+    "gopher_hash_ratio": [("gopher_quality", "max_symbol_word_ratio", "max")],
+    "gopher_ellipsis_ratio": [("gopher_quality", "max_symbol_word_ratio", "max")],
+    "gopher_bullet_lines_ratio": [("gopher_quality", "max_bullet_lines_ratio", "max")],
+    "gopher_end_ellipsis_lines_ratio": [("gopher_quality", "max_ellipsis_lines_ratio", "max")],
+    # despite the key's name, the share of words with a letter must reach it
+    "gopher_alpha_words_ratio": [("gopher_quality", "max_non_alpha_words_ratio", "min")],
+    "gopher_stop_words": [("gopher_quality", "min_stop_words", "min")],
+}
+# Per-n signals (top_2_gram, duplicated_5_n_grams) and their [[n, threshold], ...] recipe keys.
+NGRAM_SIGNAL = re.compile(r"(?P<kind>top|duplicated)_(?P<n>\d+)_(n_grams|gram)")
+NGRAM_THRESHOLDS = {"top": ("gopher_repetition", "top_n_grams"), "duplicated": ("gopher_repetition", "dup_n_grams")}
+ZERO_DISABLES = frozenset({"gopher_repetition", "gopher_quality"})
+# Reasons that are not a quality rule (decided before, or by dedup): documents removed for these
+# are left out of the signal charts' "removed by a quality rule".
+NOT_QUALITY = frozenset(PRE_DEDUP_REASONS | {"language_not_selected", DUPLICATE_REASON})
+Signals = dict[str, tuple[np.ndarray, np.ndarray]]  # signal -> (values of kept rows, of removed rows)
+
+
+class ReportError(UserError):
+    """The output folder has no finished run to report on."""
+
+
+@dataclass
+class _Page:
+    """The charts and HTML sections being assembled."""
+
+    charts: dict[str, bytes] = field(default_factory=dict)
+    sections: list[tuple[str, str, str]] = field(default_factory=list)  # (anchor, title, body)
+
+    def image(self, name: str, png: bytes, alt: str) -> str:
+        self.charts[name] = png
+        return f'<img src="{escape(name)}" alt="{escape(alt)}">'
+
+    def add(self, anchor: str, title: str, *body: str) -> None:
+        self.sections.append((anchor, title, "\n".join(body)))
+
+
+def build_report(output_dir: str, *, storage_options: dict[str, Any] | None = None) -> str:
+    """Write ``report/index.html`` and its PNG charts under ``output_dir``; return the page's path."""
+    storage = Storage(output_dir, storage_options)
+    if not storage.exists("stats.json"):
+        raise ReportError(f"no stats.json in {output_dir}: the run has not published yet")
+    stats = storage.read_json("stats.json")
+    recipe, recipe_note = _load_recipe(stats)
+    ledger = read_ledger(storage)
+    page = _Page()
+    _funnel_section(page, stats)
+    _languages_section(page, stats)
+    _removal_section(page, stats)
+    _signals_section(page, storage, stats, ledger, recipe, recipe_note)
+    _lid_section(page, storage, stats, recipe)
+    _clusters_section(page, stats, recipe)
+    _time_section(page, stats)
+    _estimate_section(page, storage, stats, ledger)
+    _quarantine_section(page, storage, stats, ledger)
+
+    storage.remove(REPORT_DIR, recursive=True)  # charts of an earlier build must not linger
+    for name, png in page.charts.items():
+        storage.write_atomic(f"{REPORT_DIR}/{name}", png)
+    storage.write_atomic(f"{REPORT_DIR}/index.html", _render(stats, page, output_dir).encode())
+    return f"{storage.url}/{REPORT_DIR}/index.html"
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+
+def funnel_steps(stats: Mapping[str, Any]) -> list[tuple[str, int, str]]:
+    """(step, count, what was lost on the way to it), from records read to published documents."""
+    funnel = stats["funnel"]
+    removed = {reason: int(per["total"]) for reason, per in stats.get("filters", {}).items()}
+    counters = flatten(stats.get("counters", {}))
+    read = int(funnel["records_read"])
+    html = read - int(funnel["skipped"])
+    url_removed = removed.get("url_filter", 0)
+    extracted = int(counters.get("extraction.extracted", html - url_removed - int(funnel["extraction_failed"])))
+    lid_removed = removed.get("language_score", 0) + removed.get("language_not_selected", 0)
+    lid_kept = extracted - lid_removed
+    dedup_kept = lid_kept - removed.get(DUPLICATE_REASON, 0)
+    kept = int(funnel["kept"])
+    published = sum(int(s.get("rehydrated_documents", s["kept"])) for s in stats["languages"].values())
+    skipped = _group(counters, "records.skipped.")
+    failed = _group(counters, "extraction.failed.")
+    quality = {r: n for r, n in removed.items() if r not in NOT_QUALITY}
+    return [
+        ("records read", read, ""),
+        ("HTML records", html, _breakdown("skipped", skipped, int(funnel["skipped"]))),
+        ("text extracted", extracted,
+         _breakdown("URL filter", {}, url_removed) + "; "
+         + _breakdown("extraction failed", failed, int(funnel["extraction_failed"]))),
+        ("LID kept", lid_kept, _breakdown("below LID threshold or language not selected", {}, lid_removed)),
+        ("dedup kept", dedup_kept, _breakdown("duplicates", {}, removed.get(DUPLICATE_REASON, 0))),
+        ("filters kept", kept, _breakdown("quality rules", quality, sum(quality.values()))),
+        ("published", published, "rehydration copies included" if published != kept else ""),
+    ]
+
+
+def _group(counters: Mapping[str, float], prefix: str) -> dict[str, int]:
+    return {k[len(prefix):]: int(v) for k, v in counters.items() if k.startswith(prefix)}
+
+
+def _breakdown(label: str, parts: Mapping[str, int], total: int) -> str:
+    detail = ", ".join(f"{name} {count:,}" for name, count in sorted(parts.items(), key=lambda kv: -kv[1]))
+    return f"{label}: {total:,}" + (f" ({detail})" if detail else "")
+
+
+def _funnel_section(page: _Page, stats: Mapping[str, Any]) -> None:
+    steps = funnel_steps(stats)
+    first = steps[0][1] or 1
+    rows = [[name, f"{count:,}", f"{100 * count / first:.1f}%", lost] for name, count, lost in steps]
+    page.add(
+        "funnel", "Funnel",
+        page.image("funnel.png", charts.funnel_chart([(n, c) for n, c, _ in steps]), "funnel chart"),
+        _table(["step", "count", "% of records", "removed on the way"], rows),
+    )
+
+
+def _languages_section(page: _Page, stats: Mapping[str, Any]) -> None:
+    languages = sorted(stats["languages"].items(),
+                       key=lambda kv: (-int(kv[1]["kept"]), -int(kv[1]["documents"]), kv[0]))
+    if not languages:
+        page.add("languages", "Languages", "<p>No documents reached language ID.</p>")
+        return
+    kept = [(lang, s) for lang, s in languages if int(s["kept"])]
+    empty = [(lang, s) for lang, s in languages if not int(s["kept"])]
+    top = [(lang, int(s["kept"]), int(s["words"]), int(s["bytes"])) for lang, s in kept[:TOP_LANGUAGES]]
+    rows = []
+    for lang, s in kept[:TABLE_LANGUAGES]:
+        documents, count = int(s["documents"]), int(s["kept"])
+        top_reason = max(s["removed"].items(), key=lambda kv: kv[1])[0] if s["removed"] else ""
+        rows.append([lang, f"{documents:,}", f"{count:,}", f"{100 * count / max(documents, 1):.1f}%",
+                     f"{int(s['words']):,}", _bytes(int(s["bytes"])), top_reason])
+    more = len(kept) - TABLE_LANGUAGES
+    listed = ", ".join(f"{lang} ({int(s['documents']):,})" for lang, s in empty[:EMPTY_LANGUAGES_LISTED])
+    page.add(
+        "languages", "Languages",
+        f"<p>{len(kept)} of {len(languages)} languages kept documents; the charts show the top {len(top)}.</p>",
+        page.image("languages.png", charts.languages_chart(top), "documents, words and bytes per language")
+        if top else "<p>No language kept any document.</p>",
+        _table(["language", "documents", "kept", "kept %", "words", "bytes", "top removal reason"], rows),
+        f"<p>… and {more:,} more languages with kept documents (all are in stats.json).</p>" if more > 0 else "",
+        f"<p>{len(empty):,} languages kept no document (documents in brackets; why: the heat map below and "
+        f"stats.json): {escape(listed)}{' …' if len(empty) > EMPTY_LANGUAGES_LISTED else ''}</p>" if empty else "",
+    )
+
+
+def _removal_section(page: _Page, stats: Mapping[str, Any]) -> None:
+    filters = stats.get("filters", {})
+    if not filters:
+        page.add("removal", "Removal per rule", "<p>No document was removed.</p>")
+        return
+    reasons = sorted(filters, key=lambda r: -int(filters[r]["total"]))
+    shown = reasons[:TOP_REASONS]
+    langs = [lang for lang, _ in sorted(stats["languages"].items(), key=lambda kv: -int(kv[1]["documents"]))]
+    langs = [lang for lang in langs if int(stats["languages"][lang]["documents"])][:TOP_LANGUAGES]
+    percent = np.array([
+        [100 * int(stats["languages"][lang]["removed"].get(r, 0)) / int(stats["languages"][lang]["documents"])
+         for r in shown]
+        for lang in langs
+    ])
+    documents = max(int(stats["funnel"]["documents"]), 1)
+    rows = [[r, f"{int(filters[r]['total']):,}", f"{100 * int(filters[r]['total']) / documents:.1f}%",
+             str(len(filters[r]["by_language"]))] for r in reasons]
+    page.add(
+        "removal", "Removal per rule",
+        "<p>A document counts once, under the first rule that removed it (FineWeb2 order: URL filter, "
+        "LID threshold, dedup, then the quality rules).</p>",
+        page.image("removal_rates.png", charts.removal_heatmap(langs, shown, percent), "removal rate heat map"),
+        f"<p>The heat map shows the {TOP_REASONS} most frequent of {len(reasons)} rules.</p>"
+        if len(reasons) > TOP_REASONS else "",
+        _table(["rule", "documents removed", "% of documents", "languages"], rows),
+    )
+
+
+def _signals_section(page: _Page, storage: Storage, stats: Mapping[str, Any], ledger: Mapping[str, Any],
+                     recipe: Recipe | None, recipe_note: str) -> None:
+    body = [f"<p>{escape(recipe_note)}</p>" if recipe_note else ""]
+    langs = [lang for lang, s in sorted(stats["languages"].items(), key=lambda kv: -int(kv[1]["documents"]))
+             if lang != UNDETERMINED_LANG][:SIGNAL_LANGUAGES]
+    for lang in langs:
+        signals, source = _signal_sample(storage, ledger, lang)
+        if not signals:
+            continue
+        params = recipe.for_language(lang) if recipe else {}
+        lines = {name: thresholds_for(name, params) for name in signals}
+        png = charts.signals_chart(lang, signals, lines)
+        body += [f"<h3>{escape(lang)}</h3>", f"<p class=note>{escape(source)}</p>",
+                 page.image(f"signals_{lang}.png", png, f"filter signals of {lang}")]
+    if len(body) == 1:
+        body.append("<p>No filter signals found (no quality filter ran, or the signals were not kept).</p>")
+    page.add("signals", "Filter signals", *body)
+
+
+def _lid_section(page: _Page, storage: Storage, stats: Mapping[str, Any], recipe: Recipe | None) -> None:
+    langs = [lang for lang, s in sorted(stats["languages"].items(), key=lambda kv: -int(kv[1]["documents"]))
+             if lang != UNDETERMINED_LANG][:LID_LANGUAGES]
+    scores = {}
+    for lang in langs:
+        files = _parquet_files(storage, f"data/{lang}/train") + _parquet_files(storage, f"data/{lang}_removed/train")
+        table = _sample(storage, [(f, None) for f in files], ["language_score"], SAMPLE_ROWS)
+        values = table["language_score"].to_numpy(zero_copy_only=False).astype(float)
+        values = values[~np.isnan(values)]
+        if len(values):
+            scores[lang] = values
+    if not scores:
+        page.add("lid", "Language ID scores", "<p>No language scores in the published files.</p>")
+        return
+    thresholds = {lang: float(recipe.for_language(lang)["lid"]["threshold"]) for lang in scores} if recipe else {}
+    page.add(
+        "lid", "Language ID scores",
+        f"<p>Kept and removed documents (up to {SAMPLE_ROWS:,} per language).</p>",
+        page.image("language_score.png", charts.lid_chart(scores, thresholds), "language score histograms"),
+    )
+
+
+def _clusters_section(page: _Page, stats: Mapping[str, Any], recipe: Recipe | None) -> None:
+    sizes = {
+        lang: {int(size): int(count) for size, count in s.get("cluster_sizes", {}).items()}
+        for lang, s in sorted(stats["languages"].items(), key=lambda kv: -int(kv[1]["documents"]))
+        if s.get("cluster_sizes")
+    }
+    if not sizes:
+        off = recipe is not None and not recipe.settings["dedup"]["enabled"]
+        why = "dedup was off in the recipe (dedup.enabled: false)" if off else "dedup was off or found no clusters"
+        page.add("clusters", "Duplicate clusters",
+                 f"<p class=warn>No cluster sizes: minhash_cluster_size is null for every document ({why}).</p>")
+        return
+    top = dict(list(sizes.items())[:CLUSTER_LANGUAGES])
+    rows = []
+    for lang, counts in top.items():
+        documents = sum(counts.values())
+        singletons = counts.get(1, 0)
+        rows.append([lang, f"{documents:,}", f"{100 * (documents - singletons) / max(documents, 1):.1f}%",
+                     f"{max(counts):,}"])
+    page.add(
+        "clusters", "Duplicate clusters",
+        page.image("cluster_sizes.png", charts.cluster_chart(top), "duplicate cluster size distribution"),
+        _table(["language", "documents with a cluster size", "in a cluster of 2+", "largest cluster"], rows),
+    )
+
+
+def time_stages(counters: Mapping[str, float]) -> list[tuple[str, float]]:
+    """Core-seconds per stage from the ``time.*`` counters, largest first."""
+    stages = {k[len("time.stage."):]: float(v) for k, v in counters.items() if k.startswith("time.stage.")}
+    shard = float(counters.get("time.shard_seconds", 0))
+    rest = shard - sum(stages.values())
+    if not stages and shard:
+        stages["shard task (not broken down)"] = shard
+    elif rest > 0.01 * shard:
+        stages["other (shard task)"] = rest
+    for name in ("time.dedup_seconds", "time.publish_seconds"):
+        if counters.get(name):
+            stages[name[len("time."):-len("_seconds")]] = float(counters[name])
+    return sorted(stages.items(), key=lambda kv: -kv[1])
+
+
+def _time_section(page: _Page, stats: Mapping[str, Any]) -> None:
+    counters = flatten(stats.get("counters", {}))
+    stages = time_stages(counters)
+    if not stages:
+        page.add("time", "Time per stage", "<p>The run recorded no time.* counters.</p>")
+        return
+    other = [[k, f"{v:,.1f}"] for k, v in sorted(counters.items())
+             if k.startswith("time.") and not k.startswith("time.stage.")]
+    page.add(
+        "time", "Time per stage",
+        page.image("time.png", charts.time_chart(stages), "time per stage"),
+        _table(["counter", "seconds"], other),
+    )
+
+
+def _estimate_section(page: _Page, storage: Storage, stats: Mapping[str, Any], ledger: Mapping[str, Any]) -> None:
+    try:
+        text = render_estimate(extrapolate(flatten(stats.get("counters", {})), ledger, output_bytes(storage)))
+    except EstimateError as exc:
+        text = f"No estimate: {exc}"
+    page.add("estimate", "Cost of a full snapshot",
+             "<p>With the defaults of <code>cc-curate estimate</code> (a typical snapshot, 64 workers, "
+             "$0.05 per core-hour); run it with your own numbers.</p>",
+             f"<pre>{escape(text)}</pre>")
+
+
+def _quarantine_section(page: _Page, storage: Storage, stats: Mapping[str, Any], ledger: Mapping[str, Any]) -> None:
+    shards = [storage.read_json(f"{QUARANTINE_SHARDS}/{name}") for name in storage.list(QUARANTINE_SHARDS, ".json")]
+    shard_rows = [[s.get("shard_id", ""), s.get("path", ""), s.get("error", ""), s.get("at", "")] for s in shards]
+    records, by_reason, partial = _quarantined_records(storage, ledger)
+    counted = int(flatten(stats.get("counters", {})).get("records.quarantined", 0))
+    body = [
+        "<h3>Shards</h3>",
+        _table(["shard", "input", "error", "at"], shard_rows) if shard_rows
+        else "<p>No shard was quarantined.</p>",
+        "<h3>Records</h3>",
+    ]
+    if not ledger:
+        body.append(f"<p>The ledger is gone (run state removed): {counted:,} records were quarantined, "
+                    "their details went with it.</p>")
+    elif not by_reason:
+        body.append("<p>No record was quarantined.</p>")
+    else:
+        if partial:
+            body.append(f"<p>{counted:,} records were quarantined in all; the tables cover the first "
+                        f"{QUARANTINE_FILES:,} shards that have any.</p>")
+        counts = sorted(by_reason.items(), key=lambda kv: -kv[1])
+        body.append(_table(["reason", "records"], [[r, f"{n:,}"] for r, n in counts]))
+        total = sum(by_reason.values())
+        if total > len(records):
+            body.append(f"<p>First {len(records):,} of {total:,} records:</p>")
+        body.append(_table(["shard", "reason", "url", "id", "detail"],
+                           [[q.get("shard", ""), q.get("reason", ""), q.get("url", ""), q.get("id", ""),
+                             str(q.get("detail", ""))[:200]] for q in records]))
+    page.add("quarantine", "Quarantine", *body)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _load_recipe(stats: Mapping[str, Any]) -> tuple[Recipe | None, str]:
+    """The run's recipe (for thresholds), or None and why not."""
+    path = stats.get("run", {}).get("recipe")
+    if not path:
+        return None, "stats.json names no recipe: thresholds are not drawn."
+    try:
+        recipe = load_recipe(path)
+    except (RecipeError, OSError) as exc:
+        return None, f"Recipe {path} could not be loaded ({exc}): thresholds are not drawn."
+    if recipe.sha256 != stats["run"].get("recipe_sha256"):
+        return recipe, f"Recipe {path} changed since the run: the thresholds drawn are the file's current ones."
+    return recipe, ""
+
+
+def _parquet_files(storage: Storage, folder: str) -> list[str]:
+    return [f"{folder}/{name}" for name in storage.list(folder, ".parquet")]
+
+
+def _sample(storage: Storage, pieces: Sequence[tuple[str, Sequence[int] | None]], columns: list[str],
+            limit: int) -> pa.Table:
+    """Up to ``limit`` rows of ``columns``, spread over ``pieces`` (file, row groups or all)."""
+    if len(pieces) > SAMPLE_SHARDS:
+        step = len(pieces) / SAMPLE_SHARDS
+        pieces = [pieces[int(i * step)] for i in range(SAMPLE_SHARDS)]
+    quota = math.ceil(limit / max(len(pieces), 1))
+    parts = []
+    for path, row_groups in pieces:
+        if not storage.exists(path):  # e.g. the staging folder was cleaned up, the ledger kept
+            continue
+        with storage.open(path, "rb") as fh:
+            reader = pq.ParquetFile(fh)
+            if not set(columns) <= set(reader.schema_arrow.names):
+                continue
+            taken = 0
+            for group in row_groups if row_groups is not None else range(reader.num_row_groups):
+                part = reader.read_row_group(group, columns=columns).slice(0, quota - taken)
+                parts.append(part)
+                taken += part.num_rows
+                if taken >= quota:
+                    break
+    return pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.null()) for c in columns})
+
+
+def _signal_sample(storage: Storage, ledger: Mapping[str, Any], lang: str) -> tuple[Signals, str]:
+    """Each signal's values for documents that passed every rule and for those a quality rule removed."""
+    columns = ["filter_reason", "filter_signals"]
+    staged = [(e["rows_file"], e["languages"][lang]["row_groups"])
+              for _, e in sorted(ledger.items()) if lang in e.get("languages", {})]
+    table = _sample(storage, staged, columns, SAMPLE_ROWS)
+    source = (f"{table.num_rows:,} documents sampled from the staged rows of up to {SAMPLE_SHARDS} shards; "
+              "documents removed before the quality rules (URL filter, LID) are left out.")
+    if table.num_rows == 0:
+        files = _parquet_files(storage, f"data/{lang}/train") + _parquet_files(storage, f"data/{lang}_removed/train")
+        table = _sample(storage, [(f, None) for f in files], columns, SAMPLE_ROWS)
+        source = (f"{table.num_rows:,} removed documents from the published files: the staged rows are gone and "
+                  "the kept documents' files have no signals column, so only removed documents are shown.")
+    if table.num_rows == 0:
+        return {}, source
+    reasons = table["filter_reason"].to_pylist()
+    quality = np.array([r is not None and r not in NOT_QUALITY for r in reasons])
+    kept = np.array([r is None for r in reasons])
+    return signal_arrays(table["filter_signals"], kept, quality), source
+
+
+def signal_arrays(column: pa.ChunkedArray, kept: np.ndarray, removed: np.ndarray) -> Signals:
+    """Split a ``filter_signals`` map column into {signal: (values of kept rows, values of removed rows)}."""
+    maps = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(maps) == 0:
+        return {}
+    offsets = maps.offsets.to_numpy()
+    start, end = int(offsets[0]), int(offsets[-1])
+    keys = maps.keys.slice(start, end - start).to_numpy(zero_copy_only=False)
+    values = pc.fill_null(maps.items.slice(start, end - start), float("nan")).to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(len(maps)), np.diff(offsets))
+    out = {}
+    for name in np.unique(keys):
+        mine = (keys == name) & ~np.isnan(values)
+        pair = (values[mine & kept[rows]], values[mine & removed[rows]])
+        if len(pair[0]) or len(pair[1]):
+            out[str(name)] = pair
+    return out
+
+
+def thresholds_for(signal: str, params: Mapping[str, Any]) -> list[Threshold]:
+    """The recipe thresholds that ``signal`` is tested against, as the filters test them.
+
+    Rules that are off are not drawn: a disabled filter section, a value of -1 (or null), and 0
+    in the Gopher sections (where the filters treat 0 as "off", as datatrove does).
+    """
+    filters = params.get("filters", {})
+    match = NGRAM_SIGNAL.fullmatch(signal)
+    if match:
+        section, key = NGRAM_THRESHOLDS[match.group("kind")]
+        limits = {int(n): v for n, v in filters.get(section, {}).get(key) or []}
+        rules = [(section, f"{key}[{match.group('n')}]", "max", limits.get(int(match.group("n"))))]
+    else:
+        rules = [(section, key, bound, filters.get(section, {}).get(key))
+                 for section, key, bound in SIGNAL_THRESHOLDS.get(signal, ())]
+    found = []
+    for section, key, bound, value in rules:
+        off = value is None or value == -1 or (value == 0 and section in ZERO_DISABLES)
+        if filters.get(section, {}).get("enabled", False) and not off:
+            found.append(Threshold(key, float(value), bound))
+    return found
+
+
+def _quarantined_records(
+    storage: Storage, ledger: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, int], bool]:
+    """The first QUARANTINE_ROWS quarantined records, the count per reason, and whether files were left unread.
+
+    Reads at most QUARANTINE_FILES files (one request each on an object store).
+    """
+    shown: list[dict[str, Any]] = []
+    by_reason: dict[str, int] = {}
+    paths = [(e["shard_id"], e["quarantine_file"]) for _, e in sorted(ledger.items()) if e.get("quarantine_file")]
+    for shard, path in paths[:QUARANTINE_FILES]:
+        if not storage.exists(path):
+            continue
+        with storage.open(path, "rb") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                record.setdefault("shard", shard)
+                by_reason[record.get("reason", "")] = by_reason.get(record.get("reason", ""), 0) + 1
+                if len(shown) < QUARANTINE_ROWS:
+                    shown.append(record)
+    return shown, by_reason, len(paths) > QUARANTINE_FILES
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1240px;
+       padding: 0 20px 60px; color: #1d1d1f; }
+h1 { margin-bottom: 4px; } h2 { border-bottom: 1px solid #ccc; padding-top: 14px; }
+nav a { margin-right: 12px; } img { max-width: 100%; display: block; margin: 10px 0; }
+table { border-collapse: collapse; margin: 10px 0; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f3f3f3; } td:first-child { white-space: nowrap; }
+.ok { color: #1a7f37; } .bad, .warn { color: #b3261e; } .note { color: #555; }
+pre { background: #f6f6f6; padding: 10px; overflow-x: auto; font-size: 12px; }
+"""
+
+
+def _render(stats: Mapping[str, Any], page: _Page, output_dir: str) -> str:
+    run = stats.get("run", {})
+    checks = stats.get("check", {})
+    check_html = " ".join(
+        f'<span class="{"ok" if ok else "bad"}">{escape(name)}: {"yes" if ok else "NO"}</span>'
+        for name, ok in checks.items()
+    )
+    summary = _table(None, [
+        ["output", output_dir],
+        ["recipe", f"{run.get('recipe', '')} (sha256 {str(run.get('recipe_sha256', ''))[:16]})"],
+        ["cc_curate", f"{run.get('cc_curate_version', '')}, Python {run.get('python', '')}"],
+        ["shards", f"{run.get('shards_committed', 0):,} committed of {run.get('shards_total', 0):,}, "
+                   f"{len(run.get('shards_quarantined', [])):,} quarantined"],
+        ["finished", run.get("finished_at", "")],
+    ])
+    nav = " ".join(f'<a href="#{a}">{escape(t)}</a>' for a, t, _ in page.sections)
+    sections = "\n".join(f'<h2 id="{a}">{escape(t)}</h2>\n{body}' for a, t, body in page.sections)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        f"<title>cc_curate report: {escape(output_dir)}</title>\n<style>{STYLE}</style></head>\n<body>\n"
+        f"<h1>cc_curate run report</h1>\n{summary}\n<p>Counts add up: {check_html}</p>\n<nav>{nav}</nav>\n"
+        f"{sections}\n</body></html>\n"
+    )
+
+
+def _table(header: Sequence[str] | None, rows: Iterable[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header or ())
+    body = "".join(
+        "<tr>" + "".join(f'<td{_numeric(c)}>{escape(str(c))}</td>' for c in row) + "</tr>" for row in rows
+    )
+    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
+
+
+def _numeric(cell: Any) -> str:
+    text = str(cell).replace(",", "").rstrip("%")
+    try:
+        float(text)
+    except ValueError:
+        return ""
+    return ' class="n"'
+
+
+def _bytes(size: float) -> str:
+    unit = 0
+    while size >= 1000 and unit < len(UNITS) - 1:
+        size /= 1000
+        unit += 1
+    return f"{size:,.0f} B" if unit == 0 else f"{size:,.1f} {UNITS[unit]}"
+
