@@ -32,6 +32,7 @@ class Key:
             "list[str]": "a list of strings",
             "pairs": "a list of [n, fraction] pairs (n >= 1, fraction >= -1; above 1 never triggers)",
             "mapping": "a mapping",
+            "words": "a list of strings or a file path",
         }[self.kind]
         if self.choices:
             parts = "one of " + ", ".join(self.choices)
@@ -124,6 +125,31 @@ SPEC: dict[str, Any] = {
             "min_stop_words": Key("int", "Min stop words (skipped when stop_words is empty)", low=0),
             "stop_words": Key("list[str]", "The language's stop words"),
         },
+        "c4_quality": {
+            "enabled": Key("bool", "Apply C4's line and document rules (off in FineWeb2)"),
+            "split_paragraph": Key("bool", "Judge lines split on newlines (else sentences)"),
+            "remove_citations": Key("bool", "Ignore [1]-style citations"),
+            "filter_no_terminal_punct": Key("bool", "Count lines without terminal punctuation"),
+            "min_num_sentences": Key("int", "Min sentences (-1 disables)", low=-1),
+            "min_words_per_line": Key("int", "Lines with fewer words do not count (-1 disables)", low=-1),
+            "max_word_length": Key("int", "Lines with a longer word do not count (-1 disables)", low=-1),
+            "filter_lorem_ipsum": Key("bool", "Remove documents with lorem ipsum"),
+            "filter_javascript": Key("bool", "Drop lines mentioning javascript"),
+            "filter_curly_bracket": Key("bool", "Remove documents with a curly bracket"),
+            "filter_policy": Key("bool", "Drop cookie/privacy-policy lines"),
+        },
+        "c4_badwords": {
+            "enabled": Key("bool", "Remove documents with a word of the language's bad-words list"),
+            "bad_words": Key("words", "The list, or a path to a file of one word a line"),
+            "substring": Key("bool", "Match inside words too (for languages without spaces)"),
+        },
+        "precision": {
+            "enabled": Key("bool", "FineWeb2's precision filter (for contaminated languages)"),
+            "wordlist": Key("words", "Words seen in this language >= 85% of the time, or a path", nullable=True),
+            "url_whitelist": Key("list[str]", "URL terms (ccTLDs like .ke, names) that vouch for the language"),
+            "lang_code": Key("str", "The language's short code, matched in URLs", nullable=True),
+            "min_wordlist_ratio": Key("float", "Min share of words from the wordlist", **FRACTION),
+        },
     },
     "minhash": {
         "n_grams": Key("int", "Words per shingle", low=1, high=50),
@@ -167,6 +193,7 @@ def _check_scalar(key: Key, value: Any) -> bool:
         "str": lambda v: isinstance(v, str),
         "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
         "mapping": lambda v: isinstance(v, dict),
+        "words": lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
         "pairs": lambda v: isinstance(v, list)
         and all(
             isinstance(p, list)
