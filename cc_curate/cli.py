@@ -192,6 +192,40 @@ def estimate(output_dir: str, snapshot: str | None, records: int | None, workers
                                        price_per_core_hour=price)))
 
 
+@main.command()
+@click.option("--input", "-i", "inputs", multiple=True, required=True,
+              help="A run's output folder, or a reference corpus (JSONL/Parquet with text) of one language.")
+@click.option("--language", "-l", "languages", multiple=True, required=True, help="e.g. deu_Latn (repeatable).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for {lang}.yaml files.")
+@click.option("--recipe", "recipe_path", default="recipes/fineweb2.yaml", show_default=True,
+              help="The recipe whose rules are calibrated (rules it keeps off stay off).")
+@click.option("--method", type=click.Choice(["tail", "english-rate"]), default="tail", show_default=True)
+@click.option("--tail", "tail_share", default=0.05, show_default=True, type=click.FloatRange(0, 0.5),
+              help="tail: the share of the worst documents each rule removes.")
+@click.option("--english", "english_inputs", multiple=True,
+              help="english-rate: run outputs with English rows (default: the --input run outputs).")
+@_user_errors
+def calibrate(inputs: tuple[str, ...], languages: tuple[str, ...], out_dir: str, recipe_path: str, method: str,
+              tail_share: float, english_inputs: tuple[str, ...]) -> None:
+    """Propose per-language thresholds from data and write recipe language files."""
+    from cc_curate.calibrate import ENGLISH, collect, propose, removal_rates, write_layer
+
+    recipe = load_recipe(recipe_path)
+    samples = collect(list(inputs), list(languages), recipe)
+    english_rates = None
+    if method == "english-rate":
+        english = collect(list(english_inputs or inputs), [ENGLISH], recipe)[ENGLISH]
+        english_rates = removal_rates(english, recipe.for_language(ENGLISH)["filters"])
+    for lang, sample in samples.items():
+        if sample.documents == 0:
+            click.echo(f"{lang}: no documents in the sample; nothing written", err=True)
+            continue
+        layer = propose(sample, recipe.for_language(lang)["filters"], method, tail=tail_share,
+                        english_rates=english_rates)
+        path = write_layer(Path(out_dir), lang, layer, method=method, tail=tail_share, sample=sample)
+        click.echo(f"{lang}: {sample.documents} documents -> {path}")
+
+
 @main.command("rehydration-weights")
 @click.option("--distributions", required=True, help="A FineWeb2 distributions folder or {lang}.json file.")
 @click.option("--max-copies", required=True, type=click.IntRange(min=1), help="The most copies of one document.")
