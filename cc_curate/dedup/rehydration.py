@@ -133,12 +133,12 @@ def distributions_from_documents(
     }
 
 
-def weights_from_table(table: pa.Table, max_copies: int) -> dict[int, int]:
-    """One language's weights from its own documents after dedup decisions were applied.
+def distribution_from_table(table: pa.Table) -> dict[str, Any] | None:
+    """One language's distribution from its own documents after dedup decisions were applied.
 
     Uses the rows that survived dedup (``minhash_cluster_size`` set and ``filter_reason`` not
     the duplicate reason); a non-null ``filter_reason`` among them is a quality-filter removal.
-    Empty weights (1 copy each) when no row qualifies.
+    None when no row qualifies.
     """
     reason = table["filter_reason"]
     survived = pc.and_(
@@ -147,11 +147,16 @@ def weights_from_table(table: pa.Table, max_copies: int) -> dict[int, int]:
     )
     kept = table.filter(survived)
     if kept.num_rows == 0:
-        return {}
-    distribution = distribution_from_documents(
+        return None
+    return distribution_from_documents(
         kept["minhash_cluster_size"].to_numpy(), pc.is_valid(kept["filter_reason"]).to_numpy(zero_copy_only=False)
     )
-    return weights_from_distribution(distribution, max_copies)
+
+
+def weights_from_table(table: pa.Table, max_copies: int) -> dict[int, int]:
+    """One language's weights from its own distribution; empty (1 copy each) without one."""
+    distribution = distribution_from_table(table)
+    return weights_from_distribution(distribution, max_copies) if distribution else {}
 
 
 def rehydration_weights_command(distributions: str, max_copies: int) -> dict:

@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import ray
 
+from cc_curate.dedup.rehydration import distribution_from_table, weights_from_distribution
 from cc_curate.errors import UserError
 from cc_curate.output.publish import apply_decisions, publish_language
 from cc_curate.output.staging import LanguageSlice, read_slices, slices_by_language
@@ -21,6 +22,8 @@ from cc_curate.recipe import Recipe
 DEDUP_WORK = "_dedup"
 # The release's MinHash band index: `--dedup-against` a previous output reads it from there.
 MINHASH_INDEX = "_index/minhash"
+# Per language: cluster size -> share removed by the quality filters (FineWeb2's distributions).
+REHYDRATION_DISTRIBUTIONS = "rehydration/distributions"
 
 
 def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]], output: str,
@@ -92,8 +95,9 @@ def _publish_one(
     table = apply_decisions(table, decisions)
     settings = recipe.for_language(lang)
     weights = None
+    distribution = distribution_from_table(table) if decisions is not None else None
+    if distribution is not None:  # FineWeb2's format: `cc-curate rehydration-weights` reads it
+        storage.write_json(f"{REHYDRATION_DISTRIBUTIONS}/{lang}.json", distribution)
     if settings["output"]["rehydration"] != "none":
-        from cc_curate.dedup.rehydration import weights_from_table
-
-        weights = weights_from_table(table, settings["output"]["max_copies"])
+        weights = weights_from_distribution(distribution, settings["output"]["max_copies"]) if distribution else {}
     return publish_language(storage, lang, table, settings, rehydration_weights=weights)

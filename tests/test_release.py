@@ -1,0 +1,87 @@
+"""The published release: loads in DuckDB and Polars, carries rehydration weights, writes its distributions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from .conftest import REPO_ROOT
+from .test_run import cc_curate, local_ray, published_documents, run_in_process  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, local_ray: None) -> Path:  # noqa: F811
+    folder = tmp_path_factory.mktemp("release")
+    preset = folder / "column.yaml"
+    preset.write_text(yaml.safe_dump({"base": str(REPO_ROOT / "recipes" / "demo.yaml"),
+                                      "output": {"rehydration": "column", "max_file_bytes": 1000}}))
+    out = folder / "out"
+    inputs = [str(REPO_ROOT / "demo" / "demo.warc.gz"),
+              str(shared_data / "cc_warc_samples" / "resiliparse-CC-MAIN-2020-34-sample.warc.gz")]
+    run(preset, out, inputs)
+    return out
+
+
+def run(preset: Path, out: Path, inputs: list[str]) -> None:
+    from cc_curate.recipe import load_recipe
+    from cc_curate.runtime.driver import RunOptions, run as run_pipeline
+
+    run_pipeline(RunOptions(recipe=load_recipe(preset), output=str(out), inputs=inputs))
+
+
+def test_duckdb_and_polars_read_the_release(release: Path) -> None:
+    expected = published_documents(release)
+    glob = str(release / "data" / "*" / "train" / "*.parquet")
+    kept_glob = [str(p) for p in release.glob("data/*/train/*.parquet") if not p.parts[-3].endswith("_removed")]
+    rows = duckdb.sql(f"SELECT id, language, language_script FROM read_parquet({kept_glob!r})").fetchall()
+    assert {r[0] for r in rows} == set(expected)
+    frame = pl.scan_parquet(kept_glob).select("id", "minhash_cluster_size", "rehydration_copies").collect()
+    assert frame.height == len(expected)
+    assert frame["rehydration_copies"].min() >= 1
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', union_by_name=true)").fetchall()[0][0] >= len(expected)
+
+
+def test_files_rotate_at_the_target_size(release: Path) -> None:
+    names = sorted(p.name for p in release.glob("data/eng_Latn/train/*.parquet"))
+    assert names[:2] == ["000_00000.parquet", "000_00001.parquet"]  # 1 kB target: several files
+    rows = sum(pq.read_metadata(release / "data" / "eng_Latn" / "train" / n).num_rows for n in names)
+    assert rows == len([1 for lang, _ in published_documents(release).values() if lang == "eng_Latn"])
+
+
+def test_run_writes_its_rehydration_distributions(release: Path) -> None:
+    folder = release / "rehydration" / "distributions"
+    files = sorted(folder.glob("*.json"))
+    assert files
+    distribution = json.loads(files[0].read_text())
+    assert {"cluster_sizes", "cluster_removal_rates", "global_removal_rate"} <= set(distribution)
+    result = cc_curate("rehydration-weights", "--distributions", str(folder), "--max-copies", "5")
+    weights = json.loads(result.stdout)
+    assert set(weights) == {f.stem for f in files}
+
+
+def test_repeat_mode_repeats_documents(tmp_path: Path, local_ray: None) -> None:  # noqa: F811
+    preset = tmp_path / "repeat.yaml"
+    preset.write_text(yaml.safe_dump({"base": str(REPO_ROOT / "recipes" / "demo.yaml"),
+                                      "output": {"rehydration": "repeat"}}))
+    out = tmp_path / "out"
+    run(preset, out, [str(REPO_ROOT / "demo" / "demo.warc.gz")])
+    ids = [i for f in out.glob("data/*/train/*.parquet") if not f.parts[-3].endswith("_removed")
+           for i in pq.read_table(f, columns=["id"])["id"].to_pylist()]
+    stats = json.loads((out / "stats.json").read_text())
+    assert len(ids) == sum(s["rehydrated_documents"] for s in stats["languages"].values())
+    assert len(ids) >= len(set(ids))
+
+
+def test_dataset_card(release: Path) -> None:
+    card = (release / "README.md").read_text()
+    stats = json.loads((release / "stats.json").read_text())
+    assert stats["run"]["recipe_sha256"][:16] in card
+    assert "| eng_Latn |" in card and "duplicate" in card
