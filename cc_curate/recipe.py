@@ -159,9 +159,17 @@ class Recipe:
 
     @property
     def sha256(self) -> str:
-        """A hash of everything that decides the output (recorded in the dataset card)."""
+        """A hash of everything that decides the output (recorded in the dataset card).
+
+        ``input.storage_options`` (endpoints, credentials) says where data is, not what the output
+        is: it is left out, so that rotating keys or changing an endpoint does not lock a run out
+        of its own output, and so that the published hash cannot be used to guess a secret.
+        """
+        settings = self.settings
+        if (settings.get("input") or {}).get("storage_options"):
+            settings = {**settings, "input": {**settings["input"], "storage_options": {}}}
         blob = json.dumps(
-            [self.settings, self.fineweb2_layers, self.language_layers], sort_keys=True, default=str
+            [settings, self.fineweb2_layers, self.language_layers], sort_keys=True, default=str
         )
         return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -29,13 +29,25 @@ class Storage:
     def path(self, relative: str) -> str:
         return f"{self.root}/{relative}" if relative else self.root
 
+    def _fresh(self, relative: str) -> str:
+        """The path of ``relative``, with fsspec's listings cache for it (and its parents) dropped.
+
+        Object-store filesystems cache directory listings per process and answer ``exists``,
+        ``ls`` and the size lookup of ``open`` from them; other processes (the workers that
+        commit shards) change these folders, so run state must always be read fresh.
+        """
+        path = self.path(relative)
+        if not self.local:
+            self.fs.invalidate_cache(path)
+        return path
+
     def exists(self, relative: str) -> bool:
-        return self.fs.exists(self.path(relative))
+        return self.fs.exists(self._fresh(relative))
 
     def open(self, relative: str, mode: str = "rb") -> IO:
         if "w" in mode:
             self.makedirs(os.path.dirname(relative))
-        return self.fs.open(self.path(relative), mode)
+        return self.fs.open(self._fresh(relative), mode)
 
     def makedirs(self, relative: str) -> None:
         if self.local and relative:
@@ -81,7 +93,7 @@ class Storage:
         return True
 
     def read_json(self, relative: str) -> Any:
-        with self.fs.open(self.path(relative), "rb") as fh:
+        with self.fs.open(self._fresh(relative), "rb") as fh:
             return json.loads(fh.read())
 
     def write_json(self, relative: str, obj: Any) -> None:
@@ -90,7 +102,7 @@ class Storage:
     def list(self, relative: str, suffix: str = "") -> list[str]:
         """Names (not paths) directly under ``relative``; empty if it does not exist."""
         try:
-            entries = self.fs.ls(self.path(relative), detail=False)
+            entries = self.fs.ls(self._fresh(relative), detail=False)
         except FileNotFoundError:
             return []
         names = sorted(os.path.basename(e.rstrip("/")) for e in entries)
