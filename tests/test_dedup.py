@@ -456,17 +456,17 @@ def test_object_store_work_dir_and_index(corpus, tmp_path, monkeypatch):
         executor = ShuffledExecutor(4)
         params = {**DEDUP, "num_partitions": 2}
         run = dict(storage_options=options, executor=executor)
-        run_dedup(staged["first"], "s3://bucket/work", params, index_out="s3://bucket/index1", **run)
+        run_dedup(staged["first"], "s3://bucket/scratch", params, index_out="s3://bucket/index1", **run)
         remote = run_dedup(
             staged["second"],
-            "s3://bucket/work",
+            "s3://bucket/scratch",
             params,
             previous_index="s3://bucket/index1",
             index_out="s3://bucket/index2",
             **run,
         )
-        assert all(url.startswith("s3://bucket/work/decisions/") for url in remote.values())
-        assert fs.ls("bucket/work") == ["bucket/work/decisions"]  # scratch removed
+        assert all(url.startswith("s3://bucket/scratch/decisions/") for url in remote.values())
+        assert fs.ls("bucket/scratch") == ["bucket/scratch/decisions"]  # scratch removed
 
         local_first = write_staged(first, tmp_path / "l1", 2)
         local_second = write_staged(second, tmp_path / "l2", 2)

@@ -53,16 +53,20 @@ class Storage:
         if self.local and relative:
             self.fs.makedirs(self.path(relative), exist_ok=True)
 
+    def _durable_temp(self, relative: str, data: bytes) -> str:
+        """Local only: ``data`` written and fsynced under a unique temporary name beside ``relative``."""
+        self.makedirs(os.path.dirname(relative))
+        tmp = self.path(f"{relative}.tmp-{uuid.uuid4().hex}")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return tmp
+
     def write_atomic(self, relative: str, data: bytes) -> None:
         """Publish ``data`` under ``relative`` in one step: readers never see a partial file."""
         if self.local:
-            self.makedirs(os.path.dirname(relative))
-            tmp = self.path(f"{relative}.tmp-{uuid.uuid4().hex}")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path(relative))
+            os.replace(self._durable_temp(relative, data), self.path(relative))
         else:
             self.fs.pipe_file(self.path(relative), data)
 
@@ -74,12 +78,7 @@ class Storage:
         deterministic), and readers still see exactly one ledger entry per shard.
         """
         if self.local:
-            self.makedirs(os.path.dirname(relative))
-            tmp = self.path(f"{relative}.tmp-{uuid.uuid4().hex}")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            tmp = self._durable_temp(relative, data)
             try:
                 os.link(tmp, self.path(relative))
                 return True
