@@ -41,20 +41,43 @@ def apply_decisions(table: pa.Table, decisions: pa.Table | None) -> pa.Table:
         table = table.append_column("minhash_cluster_size", pa.nulls(table.num_rows, pa.int64()))
         table = table.append_column("duplicate_of", pa.nulls(table.num_rows, pa.string()))
     else:
+        decisions = _one_decision_per_id(decisions)
         # A lookup rather than Table.join: joins cannot carry the map/list columns along.
         position = pc.index_in(table["id"], value_set=decisions["id"])
         for name in ("minhash_cluster_size", "duplicate_of"):
             table = table.append_column(name, pc.take(decisions[name], position))
+    # The same record read twice (one WARC file given under two paths) is one document: its
+    # first row (by file_path) is decided as above, every other copy is a duplicate of it.
+    table = table.sort_by([("id", "ascending")] + [("file_path", "ascending")] * ("file_path" in table.column_names))
     reason = table["filter_reason"]
     pre_dedup = pc.is_in(reason, pa.array(sorted(PRE_DEDUP_REASONS)))
     pre_dedup = pc.fill_null(pre_dedup, False)
+    copy = pc.and_(pc.invert(_first_of_each(table["id"])), pc.invert(pre_dedup))
+    duplicate_of = pc.if_else(copy, table["id"], table["duplicate_of"])
+    table = table.set_column(table.schema.get_field_index("duplicate_of"), "duplicate_of", duplicate_of)
     is_duplicate = pc.and_(pc.invert(pre_dedup), pc.is_valid(table["duplicate_of"]))
     final = pc.if_else(is_duplicate, pa.scalar(DUPLICATE_REASON), reason)
     table = table.set_column(table.schema.get_field_index("filter_reason"), "filter_reason", final)
     # A document removed before dedup has no cluster; nor does it name one.
     size = pc.if_else(pre_dedup, pa.scalar(None, pa.int64()), table["minhash_cluster_size"])
     table = table.set_column(table.schema.get_field_index("minhash_cluster_size"), "minhash_cluster_size", size)
-    return table.sort_by("id")
+    return table
+
+
+def _first_of_each(ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """For ids in sorted order: True at the first row of each id."""
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if len(ids) == 0:
+        return pa.array([], pa.bool_())
+    changed = pc.fill_null(pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)), True)
+    return pa.concat_arrays([pa.array([True]), changed])
+
+
+def _one_decision_per_id(decisions: pa.Table) -> pa.Table:
+    """Dedup decides each copy of a record read twice; the id keeps the best one (kept wins)."""
+    ranked = decisions.append_column("_dropped", pc.is_valid(decisions["duplicate_of"]))
+    ranked = ranked.sort_by([("id", "ascending"), ("_dropped", "ascending")])
+    return ranked.filter(_first_of_each(ranked["id"])).drop_columns(["_dropped"])
 
 
 def publish_language(
