@@ -71,8 +71,9 @@ def s3() -> Iterator[S3]:
 
 @pytest.fixture(scope="module")
 def inputs(s3: S3, shared_data: Path) -> list[Path]:
+    # two producers, few languages: each language costs dedup and publish requests
     local = [shared_data / "cc_warc_samples" / "resiliparse-CC-MAIN-2020-34-sample.warc.gz",
-             REPO_ROOT / "demo" / "demo.warc.gz"]
+             shared_data / "webarchive_warc_samples" / "dolma-wget-sample-0000.warc.gz"]
     for path in local:
         s3.fs.put(str(path), f"{IN_BUCKET}/{path.name}")
     return local
@@ -98,7 +99,7 @@ def local_reference(inputs: list[Path], tmp_path_factory: pytest.TempPathFactory
     out = folder / "out"
     run_in_process(write_preset(folder, RECIPE_EXTRA), str(out), [str(p) for p in inputs])
     docs = published_documents(out)
-    assert len(docs) > 20
+    assert len(docs) >= 15
     return docs
 
 
@@ -207,7 +208,7 @@ class FaultProxy:
 
     HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade", "expect"}
 
-    def __init__(self, upstream_port: int, slow_every: int = 13, error_every: int = 31, max_faults: int = 100):
+    def __init__(self, upstream_port: int, slow_every: int = 7, error_every: int = 17, max_faults: int = 150):
         self.upstream_port = upstream_port
         self.slow_every, self.error_every, self.max_faults = slow_every, error_every, max_faults
         self.lock = threading.Lock()
