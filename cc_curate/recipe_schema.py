@@ -78,6 +78,7 @@ SPEC: dict[str, Any] = {
         "include_comments": Key("bool", "trafilatura: keep comment sections"),
         "deduplicate": Key("bool", "trafilatura: drop repeated segments"),
         "timeout_seconds": Key("float", "Per-document extraction time limit", low=0.1),
+        "max_memory_mb": Key("int", "Per-document extraction memory limit (MiB of growth; 0 = none)", low=0),
         "max_html_bytes": Key("int", "Largest decoded HTML handed to the extractor", low=1),
     },
     "lid": {

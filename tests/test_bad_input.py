@@ -346,8 +346,15 @@ def test_a_50_mb_page_is_skipped_without_reading_it_into_memory(bad_run) -> None
     assert int(grown_mb) < 40, f"reading the 50 MB page grew the process by {grown_mb} MB"
 
 
-def test_a_page_that_makes_extraction_slow_is_quarantined_as_timeout(tmp_path: Path, local_ray: None) -> None:
-    """trafilatura on a 2.5 MB page of 10,000 blocks takes many seconds; the limit here is one."""
+@pytest.mark.parametrize("limit, reason, detail", [
+    ("timeout_seconds: 1.0", "timeout", "1.0s"),
+    ("timeout_seconds: 600\n  max_memory_mb: 16", "memory", "16 MiB"),
+])
+def test_a_page_that_makes_extraction_slow_or_big_is_quarantined(
+    tmp_path: Path, local_ray: None, limit: str, reason: str, detail: str
+) -> None:
+    """trafilatura on a 2.5 MB page of 10,000 blocks takes many seconds and grows the worker by
+    tens of MB; the limits here are one second, and 16 MiB."""
     rng = random.Random(5)
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron".split()
     blocks = "".join(f"<div class='c{i % 7}'><p>{' '.join(rng.choice(words) for _ in range(40))}.</p>"
@@ -355,15 +362,15 @@ def test_a_page_that_makes_extraction_slow_is_quarantined_as_timeout(tmp_path: P
     slow = f"<html><body>{blocks}</body></html>".encode()
     path = tmp_path / "slow.warc.gz"
     path.write_bytes(gzip_members([warc_record("response", http_response(slow), rid="slow", url="http://slow.example/")]))
-    recipe = write_preset(tmp_path / "recipe", "extraction:\n  timeout_seconds: 1.0\n", base="fineweb2.yaml")
+    recipe = write_preset(tmp_path / "recipe", f"extraction:\n  {limit}\n", base="fineweb2.yaml")
     out = tmp_path / "out"
     summary = run_in_process(recipe, out, [str(path)])
     assert summary.quarantined == []
     entry = ledger(out)[str(path)]
-    assert outcome_counters(entry["counters"]) == {"records.read": 1, "extraction.failed.timeout": 1}
+    assert outcome_counters(entry["counters"]) == {"records.read": 1, f"extraction.failed.{reason}": 1}
     [record] = quarantined_records(out, entry)
-    assert (record["id"], record["reason"]) == ("<urn:uuid:slow>", "timeout")
-    assert "1.0s" in record["detail"]
+    assert (record["id"], record["reason"]) == ("<urn:uuid:slow>", reason)
+    assert detail in record["detail"]
     stats = json.loads((out / "stats.json").read_text())
     assert stats["check"]["records_add_up"] and stats["funnel"]["extraction_failed"] == 1
 

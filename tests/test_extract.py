@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from cc_curate.stages import extract as extract_module
-from cc_curate.stages.extract import ExtractionTimeout, Extractor, _trim_short_edge_lines
+from cc_curate.stages.extract import (
+    ExtractionMemoryExceeded,
+    ExtractionTimeout,
+    Extractor,
+    _trim_short_edge_lines,
+    resident_bytes,
+)
 
 PAGES = 12  # the first pages (by file name) of the Zyte benchmark
 
@@ -95,6 +101,34 @@ def test_timeout_raises_and_restores_signal_state(monkeypatch: pytest.MonkeyPatc
     assert time.perf_counter() - start < 2
     assert signal.getsignal(signal.SIGALRM) == handler_before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def _many_blocks(count: int) -> str:
+    return "<html><body>" + "".join(
+        f"<div class='c{i}'><p>word{i} and a few more words in block {i}</p></div>" for i in range(count)
+    ) + "</body></html>"
+
+
+def test_a_page_that_needs_too_much_memory_is_refused() -> None:
+    # 20,000 blocks: trafilatura's tree walks grow the process by ~80 MB; the limit is 16 MiB.
+    html = _many_blocks(20_000)
+    extractor = Extractor({"backend": "trafilatura", "timeout_seconds": 120, "max_memory_mb": 16})
+    before = resident_bytes()
+    with pytest.raises(ExtractionMemoryExceeded, match="16 MiB"):
+        extractor.extract(html, "http://big")
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert resident_bytes() - before < 512 << 20  # stopped, not run to the end
+    # the same extractor goes on with the next page
+    assert extractor.extract(_many_blocks(20), "http://small")
+
+
+def test_out_of_memory_inside_the_library_is_reported_as_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    def oom(self: Extractor, html: str, url: str) -> str:
+        raise MemoryError
+
+    monkeypatch.setattr(Extractor, "_resiliparse", oom)
+    with pytest.raises(ExtractionMemoryExceeded, match="out of memory"):
+        Extractor({"backend": "resiliparse", "timeout_seconds": 5}).extract("<p>x</p>", "u")
 
 
 def test_fast_pages_do_not_time_out(articles: list[tuple[str, str, str]]) -> None:

@@ -9,21 +9,31 @@ before. We give every document a fresh cache instead, which keeps deduplication 
 repeated *within* a page and makes extraction a pure function of the page (cross-document
 duplicates are MinHash dedup's job).
 
-Per-document time limit: a SIGALRM interval timer (``signal.setitimer``), the mechanism
-datatrove uses. It costs microseconds per document and interrupts pure-Python work
-(trafilatura's tree walks, regexes called from Python); it cannot interrupt one long call into C
-(lxml parsing, resiliparse), which the recipe's ``max_html_bytes`` bounds instead (the pipeline
-quarantines larger pages before they reach the extractor). Signals only reach the
-main thread, which is where Ray runs tasks and non-threaded actor methods; when called from
-another thread the limit is skipped with a one-time warning (a thread-based guard such as
-resiliparse's ``time_guard`` costs hundreds of milliseconds per call, too much per document).
+Per-document guards: a time limit and a memory limit, both checked by one SIGALRM interval
+timer (``signal.setitimer``, the mechanism datatrove uses for its time limit). The timer ticks
+every ``GUARD_TICK_SECONDS`` while a document is extracted; at each tick the handler compares the
+elapsed time with ``timeout_seconds`` and this process's resident memory (``/proc/self/statm``)
+with its value when the document started plus ``max_memory_mb``. A document that extracts
+within one tick (almost all) costs two ``setitimer`` calls and nothing else. The guards
+interrupt pure-Python work (trafilatura's tree walks, regexes called from Python); they cannot
+interrupt one long call into C (lxml parsing, resiliparse), which the recipe's
+``max_html_bytes`` bounds instead (the pipeline quarantines larger pages before they reach the
+extractor); a ``MemoryError`` raised inside such a call is reported like an exceeded limit.
+Signals only reach the main thread, which is where Ray runs tasks and non-threaded actor
+methods; when called from another thread the guards are skipped with a one-time warning (a
+thread-based guard such as resiliparse's ``time_guard`` costs hundreds of milliseconds per call,
+too much per document).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import resource
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -57,12 +67,20 @@ class ExtractionTimeout(Exception):
     """Extraction of one document took longer than ``timeout_seconds``; quarantine the record."""
 
 
+class ExtractionMemoryExceeded(Exception):
+    """Extraction of one document grew the process by more than ``max_memory_mb``; quarantine it."""
+
+
 # resiliparse's main-content rules take time growing faster than the square of the nesting depth
 # (5,000 nested elements: ~1 s; 20,000: ~90 s; 100,000: about half an hour), inside one C call
 # that the time limit cannot interrupt. Deeper pages are refused after the (fast) parse. 512 is
 # where browsers (Blink's HTML parser) stop nesting; lxml, under trafilatura, stops at 256.
 MAX_DEPTH = 512
 _TOO_DEEP = "*" + " > *" * MAX_DEPTH  # matches an element with MAX_DEPTH element ancestors
+
+# How often the guards look at the clock and the memory while one document is extracted.
+GUARD_TICK_SECONDS = 0.05
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class HtmlTooDeep(Exception):
@@ -74,20 +92,40 @@ class _Alarm(BaseException):
     inside extraction libraries cannot swallow it."""
 
 
+def resident_bytes() -> int:
+    """This process's resident set size now (Linux: /proc/self/statm; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_BYTES
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
 @contextmanager
-def _time_limit(seconds: float) -> Iterator[list[bool]]:
-    """Raise ``_Alarm`` in the block after ``seconds``; yields a flag list set when it fired.
+def _guarded(seconds: float, max_growth_bytes: int) -> Iterator[list[str | None]]:
+    """Raise ``_Alarm`` in the block once it runs over ``seconds`` or grows RSS by ``max_growth_bytes``.
 
-    The flag catches the case where a library swallowed the exception anyway.
+    0 disables either limit. Yields a one-item list holding which limit fired ("time" or
+    "memory"), which also catches the case where a library swallowed the exception anyway.
     """
-    fired = [False]
+    fired: list[str | None] = [None]
+    started = time.monotonic()
+    rss_limit = resident_bytes() + max_growth_bytes if max_growth_bytes > 0 else 0
 
-    def on_alarm(signum: int, frame: Any) -> None:
-        fired[0] = True
+    def on_tick(signum: int, frame: Any) -> None:
+        if seconds > 0 and time.monotonic() - started >= seconds:
+            fired[0] = "time"
+        elif rss_limit and resident_bytes() > rss_limit:
+            fired[0] = "memory"
+        else:
+            return
+        signal.setitimer(signal.ITIMER_REAL, 0)
         raise _Alarm
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    tick = min(GUARD_TICK_SECONDS, seconds) if seconds > 0 else GUARD_TICK_SECONDS
+    previous = signal.signal(signal.SIGALRM, on_tick)
+    signal.setitimer(signal.ITIMER_REAL, tick, tick)
     try:
         yield fired
     finally:
@@ -120,7 +158,9 @@ class Extractor:
 
     Params: ``backend`` ("trafilatura" | "resiliparse"), ``favor_precision`` (true; trafilatura only),
     ``include_comments`` (false), ``deduplicate`` (true; trafilatura only),
-    ``timeout_seconds`` (per document; 0 or unset = no limit), and optionally ``resiliparse``
+    ``timeout_seconds`` (per document; 0 or unset = no limit), ``max_memory_mb`` (most growth
+    of this process's resident memory while one document is extracted; 0 or unset = no limit),
+    and optionally ``resiliparse``
     (a dict overriding ``RESILIPARSE_DEFAULTS``). ``max_html_bytes`` is the caller's: pages over
     it are quarantined by the pipeline, never cut (a truncated page extracts differently).
     """
@@ -131,6 +171,7 @@ class Extractor:
         self.include_comments = bool(params.get("include_comments", False))
         self.deduplicate = bool(params.get("deduplicate", True))
         self.timeout_seconds = float(params.get("timeout_seconds") or 0.0)
+        self.max_memory_bytes = int(float(params.get("max_memory_mb") or 0) * (1 << 20))
         self._warned_thread = False
         self._run: Callable[[str, str], str | None]
         if self.backend == "trafilatura":
@@ -155,28 +196,35 @@ class Extractor:
     def extract(self, html: str, url: str) -> str | None:
         """The main text of the page, or None when there is none.
 
-        Raises ExtractionTimeout when the page takes longer than ``timeout_seconds``; any other
-        exception of the HTML library propagates, so the caller can quarantine the page with
-        its reason instead of mistaking a crash for an empty page.
+        Raises ExtractionTimeout when the page takes longer than ``timeout_seconds``,
+        ExtractionMemoryExceeded when it needs more than ``max_memory_mb`` (or the library runs
+        out of memory); any other exception of the HTML library propagates, so the caller can
+        quarantine the page with its reason instead of mistaking a crash for an empty page.
         """
         if not html:
             return None
-        if self.timeout_seconds <= 0 or not self._can_use_alarm():
-            return _clean(self._run(html, url))
+        guarded = self.timeout_seconds > 0 or self.max_memory_bytes > 0
         try:
-            with _time_limit(self.timeout_seconds) as fired:
+            if not guarded or not self._can_use_alarm():
+                return _clean(self._run(html, url))
+            with _guarded(self.timeout_seconds, self.max_memory_bytes) as fired:
                 text = _clean(self._run(html, url))
         except _Alarm:
-            raise ExtractionTimeout(f"extraction took over {self.timeout_seconds}s: {url}") from None
-        if fired[0]:
+            pass
+        except MemoryError:
+            raise ExtractionMemoryExceeded(f"out of memory extracting {len(html)} chars: {url}") from None
+        if fired[0] == "time":
             raise ExtractionTimeout(f"extraction took over {self.timeout_seconds}s: {url}")
+        if fired[0] == "memory":
+            raise ExtractionMemoryExceeded(
+                f"extraction grew the worker by over {self.max_memory_bytes >> 20} MiB: {url}")
         return text
 
     def _can_use_alarm(self) -> bool:
         if threading.current_thread() is threading.main_thread():
             return True
         if not self._warned_thread:
-            log.warning("extraction runs outside the main thread: no per-document time limit")
+            log.warning("extraction runs outside the main thread: no per-document time and memory limits")
             self._warned_thread = True
         return False
 

@@ -30,7 +30,7 @@ from cc_curate.output.schema import STAGED, UNDETERMINED_LANG
 from cc_curate.recipe import Recipe
 from cc_curate.report.counters import Counters
 from cc_curate.sources import RawRecord
-from cc_curate.stages.extract import ExtractionTimeout, Extractor, HtmlTooDeep
+from cc_curate.stages.extract import ExtractionMemoryExceeded, ExtractionTimeout, Extractor, HtmlTooDeep
 from cc_curate.stages.filters import FILTERS
 from cc_curate.stages.filters.text_fixes import fix_encoding, remove_symbol_lines
 from cc_curate.stages.lid import LanguageIdentifier
@@ -135,6 +135,8 @@ class DocumentPipeline:
             text = self.extractor.extract(html, record.url)
         except ExtractionTimeout as exc:
             return None, QuarantinedRecord(record.id, record.url, "timeout", str(exc))
+        except ExtractionMemoryExceeded as exc:
+            return None, QuarantinedRecord(record.id, record.url, "memory", str(exc))
         except HtmlTooDeep as exc:
             return None, QuarantinedRecord(record.id, record.url, "html_too_deep", str(exc))
         except Exception as exc:  # the extractor crashed on this page: quarantine it, go on
