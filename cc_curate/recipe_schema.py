@@ -64,6 +64,14 @@ SPEC: dict[str, Any] = {
     "input": {
         "max_payload_bytes": Key("int", "Largest HTTP payload read", low=1),
         "storage_options": Key("mapping", "fsspec options for remote inputs and outputs"),
+        "read": {
+            "block_bytes": Key("int", "Bytes per ranged request to a remote input", low=65_536),
+            "max_attempts": Key("int", "Tries of one request before the shard fails (then Ray retries it)",
+                                low=1, high=100),
+            "backoff_seconds": Key("float", "First retry waits up to this (doubling, full jitter)", low=0.0),
+            "backoff_max_seconds": Key("float", "Longest wait between two tries", low=0.0),
+            "max_requests_per_node": Key("int", "Most input requests at once per node (0 = no cap)", low=0),
+        },
     },
     "url_filter": {
         "enabled": Key("bool", "Apply the URL block lists"),
@@ -172,6 +180,7 @@ SPEC: dict[str, Any] = {
     },
     "runtime": {
         "max_retries": Key("int", "Attempts before a shard is quarantined", low=0, high=100),
+        "start_stagger_seconds": Key("float", "Pause between the first wave of shard starts", low=0.0, high=60.0),
         "batch_size": Key("int", "Documents per batch", low=1, high=100_000),
     },
 }

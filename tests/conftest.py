@@ -1,11 +1,13 @@
-"""Shared fixtures: where the shared real data lives."""
+"""Shared fixtures: where the shared real data lives, and one local Ray per test module."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ray
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,3 +32,11 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"shared test data not found at {path}; set CC_CURATE_SHARED_DATA")
     return path
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """One local Ray, on loopback, for the in-process runs of a module (CLI runs start their own)."""
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING")
+    yield
+    ray.shutdown()

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import ray
 
 from cc_curate.recipe import load_recipe
 from cc_curate.runtime.driver import RunOptions, RunSummary, run
@@ -201,13 +200,6 @@ def make_bad_files(folder: Path, shared_data: Path) -> dict[str, dict[str, int]]
 
 
 # ----------------------------------------------------------------------------- runs
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING")
-    yield
-    ray.shutdown()
 
 
 def run_in_process(recipe: Path, out: Path, inputs: list[str]) -> RunSummary:

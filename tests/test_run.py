@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import ray
 
 from cc_curate.output.schema import PUBLISHED, REMOVED
 from cc_curate.recipe import load_recipe
@@ -31,14 +30,6 @@ def cc_curate(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     if check and result.returncode != 0:
         raise AssertionError(f"cc-curate {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}")
     return result
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    """One local Ray for the in-process runs of this module (the CLI runs start their own)."""
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING")
-    yield
-    ray.shutdown()
 
 
 def run_in_process(recipe: str, out: Path, inputs: list[str], **options) -> RunSummary:

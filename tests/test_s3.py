@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import ray
 
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import load_recipe
@@ -77,13 +76,6 @@ def inputs(s3: S3, shared_data: Path) -> list[Path]:
     for path in local:
         s3.fs.put(str(path), f"{IN_BUCKET}/{path.name}")
     return local
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING")
-    yield
-    ray.shutdown()
 
 
 def run_in_process(recipe: Path, output: str, inputs: list[str], **options) -> tuple[RunSummary, str]:

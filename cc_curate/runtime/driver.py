@@ -175,9 +175,15 @@ def _run_shards(options: RunOptions, shards: list[Shard], storage: Storage) -> N
     progress = ShardProgress(len(shards), stream=options.stream)
     pending: dict[ray.ObjectRef, Shard] = {}
     queue = list(shards)
+    # The first wave starts one shard at a time: a thousand workers sending their first requests
+    # in the same second is how an object store's throttling begins.
+    stagger = recipe.settings["runtime"]["start_stagger_seconds"]
+    first_wave = min(max_in_flight, len(queue))
     try:
         while queue or pending:
             while queue and len(pending) < max_in_flight:
+                if 0 < len(shards) - len(queue) < first_wave:
+                    time.sleep(stagger)
                 shard = queue.pop(0)
                 ref = task.remote(shard, recipe_ref, options.output,
                                   snapshot=options.snapshot, max_records=options.max_records)

@@ -17,7 +17,7 @@ from cc_curate.output.staging import commit_shard, ledger_path
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 from cc_curate.report.counters import Counters
-from cc_curate.sources import RawRecord, Shard, SkippedRecord, iter_records
+from cc_curate.sources import RawRecord, ReadPolicy, Shard, SkippedRecord, iter_records
 from cc_curate.stages.pipeline import DocumentPipeline
 
 _PIPELINES: dict[str, DocumentPipeline] = {}
@@ -92,6 +92,7 @@ def process_shard(
         max_records=max_records,
         max_payload_bytes=recipe.settings["input"]["max_payload_bytes"],
         storage_options=storage_options,
+        read_policy=ReadPolicy(**recipe.settings["input"]["read"]),
     ):
         counters.add("records.read")
         if isinstance(item, SkippedRecord):

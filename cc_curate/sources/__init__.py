@@ -17,12 +17,14 @@ from cc_curate.sources.inputs import (
     open_input,
     resolve_inputs,
 )
+from cc_curate.sources.remote import ReadPolicy
 from cc_curate.sources.text_inputs import iter_jsonl_items, iter_parquet_items
 from cc_curate.sources.warc import iter_warc_items
 
 __all__ = [
     "SKIP_REASONS",
     "InputError",
+    "ReadPolicy",
     "RawRecord",
     "Shard",
     "SkippedRecord",
@@ -37,6 +39,7 @@ def iter_records(
     max_records: int | None = None,
     max_payload_bytes: int = 10_000_000,
     storage_options: dict | None = None,
+    read_policy: ReadPolicy | None = None,
 ) -> Iterator[RawRecord | SkippedRecord]:
     """Stream a shard's records: every record read becomes exactly one yielded item.
 
@@ -44,14 +47,15 @@ def iter_records(
     unreadable stretch of a file yields one ``corrupt_record``; a file that cannot be read to its
     end yields one final ``truncated``. ``max_records`` caps the items yielded. Bad content never
     raises (see SKIP_REASONS); a missing or unreachable input raises OSError, which the runtime
-    retries.
+    retries. Remote inputs are read as ``read_policy`` says (sources/remote.py): a failed
+    request is retried for its byte range, so reading resumes mid-file.
     """
     if max_records is not None and max_records <= 0:
         return
     read = _READERS.get(shard.kind)
     if read is None:
         raise InputError(f"shard {shard.shard_id}: unknown kind {shard.kind!r}")
-    with open_input(shard.path, storage_options, seekable=shard.kind == "parquet") as raw:
+    with open_input(shard.path, storage_options, policy=read_policy) as raw:
         for count, item in enumerate(read(raw, shard, max_payload_bytes=max_payload_bytes), start=1):
             yield item
             if max_records is not None and count >= max_records:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import glob as globlib
 import hashlib
+import io
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from fsspec.utils import get_protocol
 
 from cc_curate.errors import UserError
 from cc_curate.sources.commoncrawl import list_snapshot_warcs, warc_paths_url
+from cc_curate.sources.remote import ReadPolicy, open_remote
 
 
 class InputError(UserError, ValueError):
@@ -141,18 +143,22 @@ def storage_options_for(path: str, storage_options: dict | None) -> dict:
 
 @contextlib.contextmanager
 def open_input(
-    path: str, storage_options: dict | None = None, *, seekable: bool = False
+    path: str, storage_options: dict | None = None, *, policy: ReadPolicy | None = None
 ) -> Iterator[IO[bytes]]:
-    """Open an input as a binary stream, never downloading it whole first.
+    """Open an input as a seekable binary stream, never downloading it whole first.
 
-    Over HTTP a non-seekable open is one streamed GET; a seekable one (parquet footers) uses range
-    requests. A missing or unreachable input raises OSError (FileNotFoundError, ...).
+    Local files are opened as they are. Remote ones (s3://, https://, ...) are read in ranged
+    requests with retries and a per-node request cap (``policy``; see sources/remote.py). A
+    missing or unreachable input raises OSError (FileNotFoundError, ...).
     """
     options = storage_options_for(path, storage_options)
-    if get_protocol(path) in _HTTP_PROTOCOLS and not seekable:
-        options.setdefault("block_size", 0)
-    with fsspec.open(path, "rb", **options) as handle:
-        yield handle
+    if get_protocol(path) == "file":
+        with fsspec.open(path, "rb", **options) as handle:
+            yield handle
+        return
+    fs, root = url_to_fs(path, **options)
+    with contextlib.closing(open_remote(fs, root, policy or ReadPolicy())) as reader:
+        yield io.BufferedReader(reader, buffer_size=1 << 20)
 
 
 def resolve_inputs(
