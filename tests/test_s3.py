@@ -187,6 +187,28 @@ def test_ledger_entries_are_created_once(s3: S3) -> None:
     assert storage.list("_ledger", ".json") == ["x.json"]
 
 
+def test_racing_commits_on_s3_have_exactly_one_winner(s3: S3) -> None:
+    """Eight attempts commit the same shard at once: the conditional PUT lets exactly one win."""
+    options = {"endpoint_url": s3.endpoint, "key": KEY, "secret": SECRET}
+    for round_ in range(3):
+        storages = [Storage(f"s3://{OUT_BUCKET}/race{round_}", options) for _ in range(8)]
+        start = threading.Barrier(len(storages))
+        won: dict[int, bool] = {}
+
+        def commit(i: int) -> None:
+            start.wait()
+            won[i] = storages[i].create_exclusive("_ledger/shard.json", f'{{"attempt": {i}}}'.encode())
+
+        threads = [threading.Thread(target=commit, args=(i,)) for i in range(len(storages))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        winners = [i for i, ok in won.items() if ok]
+        assert len(won) == len(storages) and len(winners) == 1, won
+        assert storages[0].read_json("_ledger/shard.json") == {"attempt": winners[0]}
+
+
 # ----------------------------------------------------------------------------- throttling and 5xx
 
 

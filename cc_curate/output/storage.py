@@ -19,12 +19,18 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 
+# fsspec protocols whose pipe_file(mode="create") is a conditional PUT (s3fs: If-None-Match).
+CONDITIONAL_PUT_PROTOCOLS = frozenset({"s3", "s3a"})
+
+
 class Storage:
     def __init__(self, root: str, storage_options: dict[str, Any] | None = None):
         self.fs, path = fsspec.core.url_to_fs(root, **(storage_options or {}))
         self.root = path.rstrip("/")
         self.url = root.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
+        protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
+        self.conditional_put = bool(protocols & CONDITIONAL_PUT_PROTOCOLS)
 
     def path(self, relative: str) -> str:
         return f"{self.root}/{relative}" if relative else self.root
@@ -74,8 +80,11 @@ class Storage:
         """Write ``relative`` only if absent; True if this call created it (first commit wins).
 
         Local: ``os.link`` of a finished temp file fails if the target exists (atomic).
-        Object stores: check-then-put; a lost race rewrites an identical entry (shard outputs are
-        deterministic), and readers still see exactly one ledger entry per shard.
+        S3: a conditional PUT (``If-None-Match: *``), which S3 and most compatibles honour: of
+        two racing commits exactly one wins. A PUT whose answer was lost and that botocore sent
+        again meets its own entry: an entry identical to ``data`` (entries name their attempt)
+        counts as created. Other object stores: check-then-put; a lost race rewrites the entry
+        with the other attempt's (identical) outputs, so readers still see one entry per shard.
         """
         if self.local:
             tmp = self._durable_temp(relative, data)
@@ -88,8 +97,15 @@ class Storage:
                 os.unlink(tmp)
         if self.exists(relative):
             return False
-        self.fs.pipe_file(self.path(relative), data)
-        return True
+        if not self.conditional_put:
+            self.fs.pipe_file(self.path(relative), data)
+            return True
+        try:
+            self.fs.pipe_file(self.path(relative), data, mode="create")
+            return True
+        except FileExistsError:
+            with self.fs.open(self._fresh(relative), "rb") as fh:
+                return fh.read() == data
 
     def read_json(self, relative: str) -> Any:
         with self.fs.open(self._fresh(relative), "rb") as fh:
