@@ -27,6 +27,7 @@ from cc_curate.runtime.progress import ShardProgress
 from cc_curate.runtime.publish_task import previous_index, publish_all
 from cc_curate.runtime.shard_task import process_shard
 from cc_curate.sources import Shard, resolve_inputs
+from cc_curate.sources.remote import redact
 
 RUN_MANIFEST = f"{LEDGER}/_run.json"
 PUBLISHED_MARKER = f"{LEDGER}/_published.json"
@@ -207,7 +208,7 @@ def _quarantine_shard(storage: Storage, shard: Shard, exc: BaseException) -> Non
     storage.write_json(f"{QUARANTINE_SHARDS}/{shard.shard_id}.json", {
         "shard_id": shard.shard_id,
         "path": shard.path,
-        "error": f"{type(cause).__name__}: {cause}",
-        "traceback": "".join(traceback.format_exception_only(type(cause), cause)).strip(),
+        "error": redact(f"{type(cause).__name__}: {cause}"),
+        "traceback": redact("".join(traceback.format_exception_only(type(cause), cause)).strip()),
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })

@@ -30,6 +30,7 @@ import io
 import logging
 import os
 import random
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -116,12 +117,21 @@ def with_retries(call: Callable[[], T], policy: ReadPolicy, what: str, *, sleep:
             if attempt >= policy.max_attempts or not is_transient(exc):
                 raise
             wait = policy.delay(attempt)
-            log.warning("%s: %s: %s; try %d of %d in %.1fs", what, type(exc).__name__, _short(exc),
+            log.warning("%s: %s: %s; try %d of %d in %.1fs", redact(what), type(exc).__name__, redact(_short(exc)),
                         attempt + 1, policy.max_attempts, wait)
             if on_retry is not None:
                 on_retry(exc)
             sleep(wait)
             attempt += 1
+
+
+_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
+_QUERY = re.compile(r"(?<=[a-z]://)([^\s?'\"]+)\?[^\s'\"]*")
+
+
+def redact(text: str) -> str:
+    """``text`` without URL credentials: user:password@ and query strings (presigned URLs sign there)."""
+    return _QUERY.sub(r"\1?***", _USERINFO.sub("***@", text))
 
 
 def _short(exc: BaseException) -> str:
