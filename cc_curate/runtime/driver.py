@@ -156,7 +156,8 @@ def _init_ray(options: RunOptions) -> bool:
         return False
     quiet = dict(logging_level=logging.WARNING, log_to_driver=True)
     if options.address is None:
-        # A local dry run stays on loopback (no firewall prompts, nothing exposed).
+        # A local run asks for loopback, but Ray 2.60 binds its gRPC ports on every interface
+        # anyway; its token authentication guards them (docs/operations.md, "What is exposed").
         ray.init(num_cpus=options.workers or os.cpu_count(), include_dashboard=False,
                  _node_ip_address="127.0.0.1", **quiet)
     else:
