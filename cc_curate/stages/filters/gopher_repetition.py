@@ -13,9 +13,10 @@ Semantics that decide keep/drop and that we reproduce on purpose:
 * a line/paragraph threshold of 0 (FineWeb2 uses 0 to switch the paragraph rules off), None or -1
   disables that rule; n-gram thresholds of 0 are real (any repeat fails), only None/-1 disable.
 
-n-grams are compared as word tuples, which is faster than datatrove's joined strings; the two
-differ only when different word sequences join to the same string (words containing spaces for
-top n-grams, e.g. "ab c" / "a bc" for duplicated ones) — vanishingly rare in real text.
+n-grams are compared as word sequences (exact integer ids, see ``NGrams``), which is faster than
+datatrove's joined strings; the two differ only when different word sequences join to the same
+string (words containing spaces for top n-grams, e.g. "ab c" / "a bc" for duplicated ones) —
+vanishingly rare in real text.
 
 Signals: the four line/paragraph fractions always; n-gram fractions up to the first failure
 (they cost more than everything else in the quality filters together).
@@ -23,10 +24,12 @@ Signals: the four line/paragraph fractions always; n-gram fractions up to the fi
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import numpy as np
 
 from cc_curate.stages.filters.gopher_quality import threshold
 
@@ -57,34 +60,101 @@ def find_duplicates(items: Iterable[str]) -> tuple[int, int]:
     return n_dup, dup_chars
 
 
-def _ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
-    return list(zip(*(words[i:] for i in range(n))))
+class NGrams:
+    """A document's repeated n-grams as exact integer ids, so counting them is numpy work, not
+    Python tuples.
+
+    Words get ids once. The n-grams of order n are grouped by sorting one int64 key per position
+    (the position's (n-1)-gram group times the vocabulary size plus the word at i+n-1), so equal
+    groups mean equal word sequences: no hashing, no collisions. An n-gram can only repeat where
+    its (n-1)-gram repeats, so each order sorts only the positions the order below left repeated:
+    few, for prose, from about the 3rd order on.
+    """
+
+    def __init__(self, words: list[str]):
+        index = {word: i for i, word in enumerate(dict.fromkeys(words))}
+        self._n_words = len(words)
+        self._vocab = len(index)
+        self._word_ids = np.fromiter(map(index.__getitem__, words), np.int64, len(words))
+        lengths = np.fromiter(map(len, words), np.int64, len(words))
+        self._char_ends = np.concatenate(([0], np.cumsum(lengths)))  # chars of words[:i] at i
+        # per order: (positions whose n-gram repeats, their group, first position and size of each
+        # group of the positions sorted at this order)
+        self._orders: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def _order(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if not self._orders:  # words: ids are dense and in order of first appearance, no sort needed
+            ids = self._word_ids
+            counts = np.bincount(ids)
+            first = np.flatnonzero(np.concatenate(([True], ids[1:] > np.maximum.accumulate(ids)[:-1])))
+            repeated = np.flatnonzero(counts[ids] > 1)
+            self._orders.append((repeated, ids[repeated], first, counts))
+        while len(self._orders) < n:
+            k = len(self._orders) + 1
+            positions, groups, _, _ = self._orders[-1]
+            fit = np.searchsorted(positions, self._n_words - k, side="right")  # room for k words
+            candidates = positions[:fit]
+            keys = groups[:fit] * self._vocab + self._word_ids[candidates + k - 1]  # < n_words²
+            _, first, groups, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+            repeated = counts[groups] > 1
+            self._orders.append((candidates[repeated], groups[repeated], candidates[first], counts))
+        return self._orders[n - 1]
+
+    def _chars(self, positions: np.ndarray, n: int) -> np.ndarray:
+        """Characters (without separators) of the n-grams starting at ``positions``."""
+        return self._char_ends[positions + n] - self._char_ends[positions]
+
+    def top_chars(self, n: int) -> tuple[int, bool]:
+        """(characters covered by the most frequent n-gram — space-joined length times count,
+        whether every n-gram is unique); the first seen wins a tie."""
+        if self._n_words < n:
+            return 0, True
+        _, _, first, counts = self._order(n)
+        best = int(counts.max()) if counts.size else 1
+        # all unique: the first n-gram of the text (which need not be among the sorted positions)
+        position = first[counts == best].min() if best > 1 else 0
+        return (int(self._chars(position, n)) + n - 1) * best, best == 1
+
+    def duplicated_chars(self, n: int) -> int:
+        """Characters of repeated n-grams (without separators), skipping n words after each repeat.
+
+        datatrove's scan, position by position, counts an n-gram as repeated when an earlier,
+        not skipped occurrence exists. Here only the *later* occurrences are visited (a first
+        occurrence never repeats): a later occurrence repeats when its first occurrence is not in
+        a skipped stretch (the n-1 positions after a repeat), or when another later occurrence of
+        it was reached before without repeating. Every later occurrence that is not skipped is
+        reached, so this is the same scan, with one step per repeat instead of one per word.
+        """
+        if self._n_words < n:
+            return 0
+        positions, groups, first, _ = self._order(n)
+        firsts = first[groups]
+        later = firsts != positions
+        candidates, candidate_groups = positions[later].tolist(), groups[later].tolist()
+        candidate_firsts = firsts[later].tolist()
+        repeats: list[int] = []
+        reached: set[int] = set()  # groups of later occurrences reached that did not repeat
+        k = 0
+        while k < len(candidates):
+            position, group = candidates[k], candidate_groups[k]
+            before = bisect.bisect_right(repeats, candidate_firsts[k]) - 1  # the last repeat before it
+            if before < 0 or candidate_firsts[k] >= repeats[before] + n or group in reached:
+                repeats.append(position)
+                k = bisect.bisect_left(candidates, position + n, k + 1)
+            else:
+                reached.add(group)
+                k += 1
+        return int(self._chars(np.array(repeats, dtype=np.int64), n).sum())
 
 
 def top_ngram_chars(words: list[str], n: int) -> tuple[int, bool]:
-    """(characters covered by the most frequent n-gram — space-joined length times count,
-    whether every n-gram is unique)."""
-    counts = Counter(_ngrams(words, n))
-    if not counts:
-        return 0, True
-    gram, count = counts.most_common(1)[0]
-    return (sum(map(len, gram)) + n - 1) * count, count == 1
+    """``NGrams(words).top_chars(n)``, for one order."""
+    return NGrams(words).top_chars(n)
 
 
 def duplicated_ngram_chars(words: list[str], n: int) -> int:
-    """Characters of repeated n-grams (without separators), skipping n words after each repeat."""
-    grams = _ngrams(words, n)
-    seen: set[tuple[str, ...]] = set()
-    repeated = i = 0
-    while i < len(grams):
-        gram = grams[i]
-        if gram in seen:
-            repeated += sum(map(len, gram))
-            i += n
-        else:
-            seen.add(gram)
-            i += 1
-    return repeated
+    """``NGrams(words).duplicated_chars(n)``, for one order."""
+    return NGrams(words).duplicated_chars(n)
 
 
 def gopher_repetition(
@@ -113,13 +183,14 @@ def gopher_repetition(
     # Once all k-grams are unique, so are all longer n-grams: their top n-gram is the first one and
     # nothing is duplicated. Many documents have no repeated 5-gram and skip the longer ones.
     unique_from = len(words) + 1
+    ngrams = NGrams(words)
     for n, limit in params.get("top_n_grams", DEFAULTS["top_n_grams"]) or []:
         if limit is None or limit == -1 or len(words) < n:
             continue
         if n >= unique_from:
             chars = sum(map(len, words[:n])) + n - 1
         else:
-            chars, unique = top_ngram_chars(words, n)
+            chars, unique = ngrams.top_chars(n)
             unique_from = min(unique_from, n) if unique else unique_from
         frac = signals[f"top_{n}_gram"] = chars / n_chars
         if frac > limit:
@@ -127,7 +198,7 @@ def gopher_repetition(
     for n, limit in params.get("dup_n_grams", DEFAULTS["dup_n_grams"]) or []:
         if limit is None or limit == -1:
             continue
-        chars = 0 if n >= unique_from else duplicated_ngram_chars(words, n)
+        chars = 0 if n >= unique_from else ngrams.duplicated_chars(n)
         if chars == 0:
             unique_from = min(unique_from, n)
         frac = signals[f"duplicated_{n}_n_grams"] = chars / n_chars
