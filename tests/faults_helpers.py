@@ -8,11 +8,14 @@ from __future__ import annotations
 import gzip
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -218,3 +221,37 @@ def sigkill(pids: Iterable[int]) -> list[int]:
         except (ProcessLookupError, PermissionError):
             pass
     return killed
+
+
+# ----------------------------------------------------------------------------- Ray on loopback
+
+
+def write_token(folder: Path) -> tuple[str, Path]:
+    """A fresh Ray auth token in ``folder/auth_token``, readable by its owner only."""
+    token = secrets.token_hex(16)
+    path = folder / "auth_token"
+    path.write_text(token)
+    path.chmod(0o600)
+    return token, path
+
+
+def ray_env(token_path: Path | None) -> dict[str, str]:
+    """This environment without RAY_* settings, plus the venv on PATH and token auth (None: auth off)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", RAY_USAGE_STATS_ENABLED="0",
+               PYTHONUNBUFFERED="1")
+    if token_path is None:
+        env["RAY_AUTH_MODE"] = "disabled"
+    else:
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path))
+    return env
+
+
+def dashboard_ready(address: str, token: str) -> bool:
+    """Whether the Jobs API at ``address`` answers an authenticated request."""
+    request = urllib.request.Request(address + "/api/jobs/", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False

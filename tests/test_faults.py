@@ -13,8 +13,6 @@ The published documents must be exactly those of a clean run: no document lost, 
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -35,13 +33,16 @@ from .faults_helpers import (
     alive,
     cc_curate,
     cmdline,
+    dashboard_ready,
     descendants,
     free_ports,
     pids_with,
     published_documents,
+    ray_env,
     sigkill,
     wait_for,
     write_preset,
+    write_token,
 )
 
 pytestmark = pytest.mark.slow
@@ -119,28 +120,13 @@ class Cluster:
                                      f"{node.log.read_text(errors='replace')[-3000:]}")
 
 
-def _dashboard_ready(address: str, token: str) -> bool:
-    request = urllib.request.Request(address + "/api/jobs/", headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     if not RAY_CLI.exists():
         pytest.skip("ray CLI not found next to the test interpreter")
     tmp = Path(tempfile.mkdtemp(prefix="ccflt", dir="/tmp"))  # short: Ray's socket paths are length-limited
-    token = secrets.token_hex(16)
-    token_path = tmp / "auth_token"
-    token_path.write_text(token)
-    token_path.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", RAY_USAGE_STATS_ENABLED="0",
-               PYTHONUNBUFFERED="1", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path),
-               RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
+    token, token_path = write_token(tmp)
+    env = {**ray_env(token_path), "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
     gcs, dash, client, agent_http, agent_grpc, rt_agent, metrics, node_mgr, obj_mgr = free_ports(9)
     c = Cluster(tmp, f"127.0.0.1:{gcs}", f"http://127.0.0.1:{dash}", env, token)
     try:
@@ -151,7 +137,7 @@ def cluster() -> Iterator[Cluster]:
             f"--runtime-env-agent-port={rt_agent}", f"--metrics-export-port={metrics}",
             f"--node-manager-port={node_mgr}", f"--object-manager-port={obj_mgr}",
         ])
-        wait_for(lambda: c.check_nodes_running() or _dashboard_ready(c.dashboard, token), 120, "the Ray head")
+        wait_for(lambda: c.check_nodes_running() or dashboard_ready(c.dashboard, token), 120, "the Ray head")
         for name in ("w1", "w2"):
             node_mgr, obj_mgr, agent_http, agent_grpc, rt_agent, metrics = free_ports(6)
             c.start_node(name, [

@@ -26,7 +26,7 @@ from cc_curate.output.storage import Storage
 from cc_curate.recipe import load_recipe
 from cc_curate.runtime.driver import RunOptions, RunSummary, run
 
-from .faults_helpers import REPO_ROOT, cc_curate, published_documents, write_preset
+from .faults_helpers import cc_curate, published_documents, write_preset
 
 moto_server = pytest.importorskip("moto.server")
 s3fs = pytest.importorskip("s3fs")

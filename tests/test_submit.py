@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -18,8 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +36,8 @@ from cc_curate.runtime.submit import (
     wait_for_job,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+from .faults_helpers import REPO_ROOT, VENV_BIN, dashboard_ready, free_ports, pids_with, ray_env, sigkill, write_token
+
 RAY_CLI = VENV_BIN / "ray"
 CC_CURATE_CLI = VENV_BIN / "cc-curate"
 
@@ -124,66 +121,15 @@ class Head:
     env_without_token: dict[str, str]
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _dashboard_ready(address: str, token: str) -> bool:
-    req = urllib.request.Request(address + "/api/jobs/", headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _kill_leftovers(marker: str) -> None:
-    """Kill (by pid) any process of this head that outlived its parent: they carry our temp dir."""
-    me = os.getpid()
-    victims = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline and int(entry.name) != me:
-            victims.append(int(entry.name))
-    for pid in victims:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 @pytest.fixture(scope="module")
 def ray_head() -> Iterator[Head]:
     if not RAY_CLI.exists():
         pytest.skip("ray CLI not found next to the test interpreter")
     tmp = Path(tempfile.mkdtemp(prefix="ccsub", dir="/tmp"))  # short: Ray's socket paths are length-limited
-    token = secrets.token_hex(16)
-    token_path = tmp / "auth_token"
-    token_path.write_text(token)
-    token_path.chmod(0o600)
-    gcs, dash, client, agent_http, agent_grpc, rt_agent, metrics, node_mgr, obj_mgr = _free_ports(9)
+    token, token_path = write_token(tmp)
+    gcs, dash, client, agent_http, agent_grpc, rt_agent, metrics, node_mgr, obj_mgr = free_ports(9)
     address = f"http://127.0.0.1:{dash}"
-
-    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    base.update(
-        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        RAY_USAGE_STATS_ENABLED="0",
-        PYTHONUNBUFFERED="1",
-    )
-    with_token = {**base, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_path)}
-    without_token = {**base, "RAY_AUTH_MODE": "disabled"}
+    with_token, without_token = ray_env(token_path), ray_env(None)
 
     cmd = [
         str(RAY_CLI), "start", "--head", "--block",
@@ -207,7 +153,7 @@ def ray_head() -> Iterator[Head]:
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=with_token, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while not _dashboard_ready(address, token):
+        while not dashboard_ready(address, token):
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
                 tail = (tmp / "head.log").read_text(errors="replace")[-3000:]
@@ -226,7 +172,7 @@ def ray_head() -> Iterator[Head]:
         except (ProcessLookupError, PermissionError):
             pass
         proc.wait(timeout=10)
-        _kill_leftovers(str(tmp))
+        sigkill(pids_with(str(tmp)))  # whatever of this head outlived its parent
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 

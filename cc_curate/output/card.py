@@ -16,7 +16,7 @@ def render_card(stats: Mapping[str, Any], recipe: Recipe) -> str:
         "configs:",
     ]
     for lang in published:
-        lines += [f"- config_name: {lang}", "  data_files:", f"  - split: train", f"    path: data/{lang}/train/*.parquet"]
+        lines += [f"- config_name: {lang}", "  data_files:", "  - split: train", f"    path: data/{lang}/train/*.parquet"]
     lines += [
         "---",
         "",
