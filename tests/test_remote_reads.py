@@ -41,6 +41,8 @@ class Request:
     method: str
     start: int | None  # first byte asked for (None: no Range header)
     outcome: str  # "ok" | "SlowDown" | "429" | "500" | "cut" | "404"
+    path: str = ""
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -70,11 +72,13 @@ class FlakyServer:
         return Handler
 
     def answer(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
-        data = self.files.get(handler.path.split("?")[0].lstrip("/"))
+        name = handler.path.split("?")[0].lstrip("/")
+        data = self.files.get(name)
         match = re.match(r"bytes=(\d+)-(\d*)", handler.headers.get("Range") or "")
         with self.lock:
             outcome = "404" if data is None else self.plan(len(self.log) + 1, handler.command)
-            self.log.append(Request(handler.command, int(match.group(1)) if match else None, outcome))
+            self.log.append(Request(handler.command, int(match.group(1)) if match else None, outcome, name,
+                                    time.monotonic()))
         if outcome in ("404", "SlowDown", "429", "500"):
             status = {"404": 404, "SlowDown": 503, "429": 429, "500": 500}[outcome]
             message = f"<Error><Code>{outcome}</Code></Error>".encode()
@@ -259,3 +263,17 @@ def test_a_run_over_a_flaky_http_server_publishes_what_a_local_run_publishes(tmp
     assert summary.quarantined == []
     assert {"cut", "SlowDown", "500"} <= {r.outcome for r in server.log}
     assert published_documents(tmp_path / "remote") == published_documents(tmp_path / "local")
+
+
+def test_the_first_wave_of_shards_starts_staggered(tmp_path: Path, local_ray: None) -> None:
+    """Three shards, three in flight, sent 1.5 s apart: the last one cannot ask for its file before 3 s."""
+    names = [f"part-{i}.warc.gz" for i in range(3)]
+    server = FlakyServer({name: DEMO.read_bytes() for name in names}, lambda n, m: "ok")
+    recipe = load_recipe(write_preset(tmp_path / "recipe", "runtime:\n  start_stagger_seconds: 1.5\n"))
+    with serving(server) as base:
+        began = time.monotonic()
+        summary = run(RunOptions(recipe=recipe, output=str(tmp_path / "out"), inputs=[base + n for n in names],
+                                 workers=3, max_records=5, stream=io.StringIO()))
+    assert summary.shards_run == 3 and summary.quarantined == []
+    first = sorted(min(r.at for r in server.log if r.path == name) for name in names)
+    assert first[-1] - began >= 3.0, [t - began for t in first]
