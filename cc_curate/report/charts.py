@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 DPI = 100
 WIDTH = 12.0  # inches: 1,200 pixels at DPI
@@ -24,6 +25,8 @@ REMOVED_COLOR = "#d1495b"
 BAR_COLOR = "#2e6f9e"
 THRESHOLD_COLOR = "#111111"
 BINS = 40
+PANEL_TICKS = 3  # at most this many ticks per axis on a small panel
+GRID_MARGINS = (0.45, 0.15, 0.35)  # inches left, right, bottom around a grid of panels
 
 
 @dataclass(frozen=True)
@@ -36,21 +39,48 @@ class Threshold:
 
 
 def _png(fig: Figure) -> bytes:
+    """Render at DPI with the layout the chart set: ``bbox_inches="tight"`` would draw every figure
+    twice (once to measure it), which was half the report's cost."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
 
 
-def _grid(count: int, columns: int) -> tuple[int, int]:
+def _figure(height: float) -> Figure:
+    """A full-width figure whose layout engine fits labels of any length (one cheap pass per chart)."""
+    return Figure(figsize=(WIDTH, height), layout="constrained")
+
+
+def _grid_figure(count: int, columns: int, panel_height: float, header: float) -> tuple[Figure, list[Axes]]:
+    """A figure of ``count`` small panels, ``header`` inches above them for the title and legend.
+
+    Margins are fixed in inches rather than fitted: a layout engine measures every panel's tick
+    labels, which costs as much as drawing them again. Only the panels used are created (an
+    empty cell of the grid would cost as much as a full one).
+    """
     columns = max(1, min(columns, count))
-    return -(-count // columns), columns
+    rows = -(-count // columns)
+    height = panel_height * rows + header
+    fig = Figure(figsize=(WIDTH, height))
+    grid = fig.add_gridspec(rows, columns, left=GRID_MARGINS[0] / WIDTH, right=1 - GRID_MARGINS[1] / WIDTH,
+                            bottom=GRID_MARGINS[2] / height, top=1 - header / height, hspace=0.6, wspace=0.3)
+    return fig, [fig.add_subplot(grid[i // columns, i % columns]) for i in range(count)]
+
+
+def _panel(ax: Axes, title: str) -> None:
+    """Title and ticks of one small panel: a fixed title position (matplotlib otherwise measures the
+    tick labels to place it) and few ticks (each tick is several artists to lay out and draw)."""
+    ax.set_title(title, fontsize=9, y=1.0, pad=4)
+    ax.xaxis.set_major_locator(MaxNLocator(PANEL_TICKS))
+    ax.yaxis.set_major_locator(MaxNLocator(PANEL_TICKS, integer=True))
+    ax.tick_params(labelsize=7)
 
 
 def funnel_chart(steps: Sequence[tuple[str, int]]) -> bytes:
     """Horizontal funnel: one bar per step, labelled with the count and the share of the first."""
     labels = [name for name, _ in steps]
     values = np.array([value for _, value in steps], dtype=float)
-    fig = Figure(figsize=(WIDTH, 0.55 * len(steps) + 1.2))
+    fig = _figure(0.55 * len(steps) + 1.2)
     ax = fig.subplots()
     positions = np.arange(len(steps))[::-1]
     ax.barh(positions, values, color=BAR_COLOR)
@@ -68,7 +98,7 @@ def funnel_chart(steps: Sequence[tuple[str, int]]) -> bytes:
 def languages_chart(rows: Sequence[tuple[str, int, int, int]]) -> bytes:
     """Kept documents, words and bytes per language, largest first: (lang, documents, words, bytes)."""
     langs = [r[0] for r in rows]
-    fig = Figure(figsize=(WIDTH, 0.28 * len(rows) + 1.5))
+    fig = _figure(0.28 * len(rows) + 1.5)
     axes = fig.subplots(1, 3, sharey=True)
     positions = np.arange(len(rows))[::-1]
     for index, (ax, title) in enumerate(zip(axes, ("documents kept", "words", "bytes (UTF-8 text)"))):
@@ -83,7 +113,7 @@ def languages_chart(rows: Sequence[tuple[str, int, int, int]]) -> bytes:
 
 def removal_heatmap(langs: Sequence[str], reasons: Sequence[str], percent: np.ndarray) -> bytes:
     """Share of each language's documents removed by each rule (rows: languages, columns: rules)."""
-    fig = Figure(figsize=(max(6.0, 1.1 * len(reasons) + 2.5), 0.4 * len(langs) + 2.0))
+    fig = Figure(figsize=(max(6.0, 1.1 * len(reasons) + 2.5), 0.4 * len(langs) + 2.0), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(percent, cmap="Reds", vmin=0, vmax=max(float(percent.max(initial=0)), 1.0), aspect="auto")
     ax.set_xticks(np.arange(len(reasons)), reasons, rotation=30, ha="right")
@@ -110,11 +140,7 @@ def signals_chart(
     pages of a few hundred words) is named in the corner instead of squashing the histogram.
     """
     names = sorted(signals)
-    rows, columns = _grid(len(names), 4)
-    height = 2.5 * rows + 0.9
-    fig = Figure(figsize=(WIDTH, height))
-    fig.subplots_adjust(top=1 - 0.9 / height, hspace=0.6, wspace=0.3)
-    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    fig, axes = _grid_figure(len(names), 4, panel_height=2.5, header=0.9)
     for ax, name in zip(axes, names):
         kept, removed = signals[name]
         values = np.concatenate([kept, removed])
@@ -139,10 +165,7 @@ def signals_chart(
         if far:
             ax.text(0.98, 0.95, "\n".join(f"{t.key}={t.value:g} (off scale)" for t in far),
                     transform=ax.transAxes, fontsize=6, ha="right", va="top")
-        ax.set_title(name, fontsize=9)
-        ax.tick_params(labelsize=7)
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
+        _panel(ax, name)
     fig.legend(handles=[Patch(color=KEPT_COLOR, label="passed every rule"),
                         Patch(color=REMOVED_COLOR, label="removed by a quality rule")],
                loc="upper right", fontsize=8, ncols=2)
@@ -153,27 +176,21 @@ def signals_chart(
 def lid_chart(scores: Mapping[str, np.ndarray], thresholds: Mapping[str, float]) -> bytes:
     """language_score histogram per language, with the language's LID threshold."""
     langs = list(scores)
-    rows, columns = _grid(len(langs), 4)
-    height = 2.2 * rows + 0.8
-    fig = Figure(figsize=(WIDTH, height))
-    fig.subplots_adjust(top=1 - 0.7 / height, hspace=0.45)
-    axes = np.atleast_1d(fig.subplots(rows, columns, sharex=True)).ravel()
+    fig, axes = _grid_figure(len(langs), 4, panel_height=2.2, header=0.7)
     for ax, lang in zip(axes, langs):
         counts, edges = np.histogram(scores[lang], BINS, range=(0.0, 1.0))
         ax.stairs(counts, edges, fill=True, color=BAR_COLOR)
         if lang in thresholds:
             ax.axvline(thresholds[lang], color=THRESHOLD_COLOR, linestyle="--", linewidth=1.2)
-        ax.set_title(f"{lang} (n={len(scores[lang]):,})", fontsize=9)
-        ax.tick_params(labelsize=7)
-    for ax in axes[len(langs):]:
-        ax.set_visible(False)
+        _panel(ax, f"{lang} (n={len(scores[lang]):,})")
+        ax.set_xlim(0.0, 1.0)
     fig.suptitle("Language ID score per language (dashed: lid.threshold)")
     return _png(fig)
 
 
 def cluster_chart(sizes: Mapping[str, Mapping[int, int]]) -> bytes:
     """Duplicate-cluster size distribution per language, log-log (size 1 = no duplicate)."""
-    fig = Figure(figsize=(WIDTH, 4.5))
+    fig = _figure(4.5)
     ax = fig.subplots()
     for lang, counts in sizes.items():
         xs = np.array(sorted(counts), dtype=float)
@@ -196,7 +213,7 @@ def cluster_chart(sizes: Mapping[str, Mapping[int, int]]) -> bytes:
 def time_chart(stages: Sequence[tuple[str, float]]) -> bytes:
     """Core-seconds per stage, summed over every worker."""
     total = sum(seconds for _, seconds in stages) or 1.0
-    fig = Figure(figsize=(WIDTH, 0.45 * len(stages) + 1.4))
+    fig = _figure(0.45 * len(stages) + 1.4)
     ax = fig.subplots()
     positions = np.arange(len(stages))[::-1]
     values = [seconds for _, seconds in stages]
