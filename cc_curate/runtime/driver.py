@@ -17,12 +17,14 @@ from typing import Any, TextIO
 
 import ray
 
+from cc_curate import __version__
 from cc_curate.errors import UserError
 from cc_curate.output.staging import LEDGER, QUARANTINE_SHARDS, read_ledger
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 from cc_curate.report.html import build_report
 from cc_curate.report.stats import build_stats, write_stats
+from cc_curate.runtime.logs import FAILED_LOGS, RUN_LOG, driver_log
 from cc_curate.runtime.progress import ShardProgress
 from cc_curate.runtime.publish_task import previous_index, publish_all
 from cc_curate.runtime.shard_task import process_shard
@@ -89,6 +91,15 @@ def run(options: RunOptions) -> RunSummary:
         stats = storage.read_json("stats.json") if storage.exists("stats.json") else {}
         return RunSummary(options.output, len(shards), 0, len(shards), [], stats.get("languages", {}), True)
 
+    with driver_log(storage, f"{len(todo)} of {len(shards)} shards to run, recipe {recipe.path} "
+                             f"(sha256 {recipe.sha256[:12]}), cc_curate {__version__}"):
+        return _run_and_publish(options, shards, todo, storage)
+
+
+def _run_and_publish(options: RunOptions, shards: list[Shard], todo: list[Shard], storage: Storage) -> RunSummary:
+    """Run the shards not yet committed, then publish, write stats and the report."""
+    recipe = options.recipe
+    wanted = {s.shard_id for s in shards}
     started_ray = _init_ray(options)
     try:
         _run_shards(options, todo, storage)
@@ -119,6 +130,7 @@ def run(options: RunOptions) -> RunSummary:
 
 def _say(options: RunOptions, message: str) -> None:
     print(f"[cc-curate] {message}", file=options.stream, flush=True)
+    RUN_LOG.info(message)
 
 
 def _check_manifest(storage: Storage, recipe: Recipe, shards: list[Shard]) -> None:
@@ -213,3 +225,5 @@ def _quarantine_shard(storage: Storage, shard: Shard, exc: BaseException) -> Non
         "traceback": redact("".join(traceback.format_exception_only(type(cause), cause)).strip()),
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
+    RUN_LOG.error("shard %s quarantined: %s (each attempt's log: %s/%s.attempt-*.log)",
+                  shard.shard_id, redact(f"{type(cause).__name__}: {cause}"), FAILED_LOGS, shard.shard_id)

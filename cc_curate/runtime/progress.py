@@ -1,4 +1,7 @@
-"""Live progress: a rich bar on a terminal, periodic log lines otherwise (CI, ``ray job logs``)."""
+"""Live progress: a rich bar on a terminal, periodic log lines otherwise (CI, ``ray job logs``).
+
+The periodic lines also go to ``logs/driver.log`` (through ``RUN_LOG``), terminal or not.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from cc_curate.runtime.logs import RUN_LOG
 
 
 class ShardProgress:
@@ -37,15 +42,14 @@ class ShardProgress:
         self.documents += documents
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done, rate=f"{self.rate():.0f}", failed=self.failed)
-        elif time.monotonic() - self._last_log >= self.log_every or self.done == self.total:
+        if time.monotonic() - self._last_log >= self.log_every or self.done == self.total:
             self._last_log = time.monotonic()
             elapsed = time.monotonic() - self.started
             eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
-            print(
-                f"[cc-curate] shards {self.done}/{self.total}  {self.rate():.1f} docs/s  "
-                f"failed {self.failed}  eta {eta:.0f}s",
-                file=self.stream, flush=True,
-            )
+            line = f"shards {self.done}/{self.total}  {self.rate():.1f} docs/s  failed {self.failed}  eta {eta:.0f}s"
+            RUN_LOG.info(line)  # logs/driver.log gets the lines even when the bar is shown
+            if self._bar is None:
+                print(f"[cc-curate] {line}", file=self.stream, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -6,10 +6,14 @@ worker processes across tasks. The task returns only its small ledger entry, nev
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import resource
 import sys
 import time
+import traceback
+from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
@@ -17,7 +21,9 @@ from cc_curate.output.staging import commit_shard, ledger_path
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 from cc_curate.report.counters import Counters
+from cc_curate.runtime.logs import SHARD_LOG, attempt_number, captured, failed_log_path, shard_log_path, summary_line
 from cc_curate.sources import RawRecord, ReadPolicy, Shard, SkippedRecord, iter_records
+from cc_curate.sources.remote import redact
 from cc_curate.stages.pipeline import DocumentPipeline
 
 _PIPELINES: dict[str, DocumentPipeline] = {}
@@ -63,18 +69,56 @@ def process_shard(
     snapshot: str | None = None,
     max_records: int | None = None,
 ) -> dict[str, Any]:
-    """Process and commit one shard. Idempotent: a committed shard is not processed again."""
-    storage_options = recipe.settings["input"]["storage_options"] or None
-    storage = Storage(output, storage_options)
+    """Process and commit one shard, and write its log (runtime/logs.py says which file).
+
+    Idempotent: a committed shard is not processed again.
+    """
+    storage = Storage(output, recipe.settings["input"]["storage_options"] or None)
     if storage.exists(ledger_path(shard.shard_id)):
         return storage.read_json(ledger_path(shard.shard_id))
+    attempt = attempt_number(storage, shard.shard_id)
+    started = time.perf_counter()
+    counters = Counters()
+    quarantined: list[dict[str, Any]] = []
+    with captured(SHARD_LOG) as log:
+        SHARD_LOG.info("shard %s attempt %d: %s (pid %d)", shard.shard_id, attempt, redact(shard.path), os.getpid())
+        try:
+            entry = _process(shard, recipe, storage, counters, quarantined, snapshot=snapshot, max_records=max_records)
+        except Exception:
+            # redacted: an error can quote a URL with credentials or a presigned query
+            SHARD_LOG.error("attempt %d failed\n%s", attempt, redact(traceback.format_exc().rstrip()))
+            _log_outcome(counters, None, quarantined, time.perf_counter() - started, attempt, "failed")
+            _write_log(storage, failed_log_path(shard.shard_id, attempt), log.getvalue())
+            raise
+        if entry is None:  # another attempt committed first: its log is the shard's log
+            return storage.read_json(ledger_path(shard.shard_id))
+        _log_outcome(counters, entry, quarantined, time.perf_counter() - started, attempt, "committed")
+    _write_log(storage, shard_log_path(shard.shard_id), log.getvalue())
+    return entry
+
+
+def _process(
+    shard: Shard,
+    recipe: Recipe,
+    storage: Storage,
+    counters: Counters,
+    quarantined: list[dict[str, Any]],
+    *,
+    snapshot: str | None,
+    max_records: int | None,
+) -> dict[str, Any] | None:
+    """Read, run the pipeline and commit; None if another attempt committed first.
+
+    ``counters`` and ``quarantined`` are filled as the shard goes, so a failed attempt's log
+    can say how far it got.
+    """
+    storage_options = recipe.settings["input"]["storage_options"] or None
     started = time.perf_counter()
     cpu_started = time.process_time()
-    counters = Counters()
     pipeline = pipeline_for(recipe, counters)
     batch_size = recipe.settings["runtime"]["batch_size"]
     dump = dump_name(recipe, shard, snapshot)
-    tables, quarantined, batch = [], [], []
+    tables, batch = [], []
     processing = [0.0]  # seconds inside pipeline.process; the rest of the loop is reading
 
     def flush() -> None:
@@ -115,11 +159,35 @@ def process_shard(
     # the largest worker peak is read from the ledger entries (see report/estimate.py).
     counters.add("memory.peak_rss_bytes", peak_rss_bytes())
     counters.add("shards.processed")
-    entry = commit_shard(
+    return commit_shard(
         storage, shard.shard_id, shard.path, tables, quarantined, counters,
         compression=recipe.settings["output"]["compression"],
     )
-    return entry if entry is not None else storage.read_json(ledger_path(shard.shard_id))
+
+
+def _log_outcome(counters: Counters, entry: dict[str, Any] | None, quarantined: list[dict[str, Any]],
+                 seconds: float, attempt: int, outcome: str) -> None:
+    """The shard log's last lines: the first quarantined records, then the summary."""
+    for record in quarantined[:QUARANTINE_LOG_LINES]:
+        SHARD_LOG.warning("quarantined record (%s): %s %s: %s", record["reason"], record["id"], record["url"],
+                          str(record.get("detail") or "")[:300])
+    if len(quarantined) > QUARANTINE_LOG_LINES:
+        SHARD_LOG.warning("... and %d more quarantined records (quarantine.jsonl lists them all)",
+                          len(quarantined) - QUARANTINE_LOG_LINES)
+    documents = {lang: int(info["rows"]) for lang, info in (entry or {}).get("languages", {}).items()}
+    reasons = Counter(record["reason"] for record in quarantined)
+    SHARD_LOG.info(summary_line(counters, documents, reasons, seconds, peak_rss_bytes(), attempt, outcome))
+
+
+def _write_log(storage: Storage, relative: str, text: str) -> None:
+    """One atomic write; a log that cannot be written does not fail a shard whose rows are safe."""
+    try:
+        storage.write_atomic(relative, text.encode())
+    except OSError as exc:
+        logging.getLogger(__name__).warning("could not write %s: %s", relative, exc)
+
+
+QUARANTINE_LOG_LINES = 100  # quarantined records named in a shard log (all are in quarantine.jsonl)
 
 
 # Skipped records that are damage (worth a look), as opposed to ordinary non-HTML traffic.
