@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from .conftest import REPO_ROOT
-from .test_run import cc_curate, published_documents, run_in_process
+from .test_run import cc_curate, published_documents
 
 pytestmark = pytest.mark.slow
 
