@@ -23,14 +23,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from matplotlib.figure import Figure
 
 from cc_curate.output.publish import apply_decisions, publish_language
 from cc_curate.output.schema import STAGED, UNDETERMINED_LANG
 from cc_curate.output.staging import commit_shard, read_ledger, read_slices, slices_by_language
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import load_recipe
+from cc_curate.report import charts
 from cc_curate.report import html as report_html
-from cc_curate.report.charts import BAR_COLOR
+from cc_curate.report.charts import BAR_COLOR, Threshold
 from cc_curate.report.html import build_report, funnel_steps, thresholds_for
 from cc_curate.report.stats import build_stats, write_stats
 
@@ -281,6 +283,21 @@ def test_every_filter_signal_has_its_thresholds() -> None:
     missing = [name for name in signals if not thresholds_for(name, copy.deepcopy(params))
                and name not in report_html.SIGNAL_THRESHOLDS]
     assert not missing, f"signals the report cannot draw thresholds for: {missing}"
+
+
+def test_grids_of_panels_are_drawn_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """They are the report's cost; fitting them (bbox_inches="tight") would lay every panel out twice."""
+    draws = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, renderer: (draws.append(fig), draw(fig, renderer))[1])
+    rng = np.random.default_rng(1)
+    signals = {f"signal_{i}": (rng.random(200), rng.random(20)) for i in range(25)}
+    pngs = [
+        charts.signals_chart("eng_Latn", signals, {"signal_0": [Threshold("key", 0.5, "max")]}),
+        charts.lid_chart({"eng_Latn": rng.random(100), "deu_Latn": rng.random(50)}, {"eng_Latn": 0.65}),
+    ]
+    assert all(png.startswith(b"\x89PNG") for png in pngs)
+    assert len(draws) == len(set(map(id, draws))) == len(pngs)
 
 
 @pytest.fixture

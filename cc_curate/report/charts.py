@@ -38,25 +38,23 @@ class Threshold:
     bound: str  # "min" (documents below are removed), "max" (above are removed) or "" (unknown)
 
 
-def _png(fig: Figure) -> bytes:
-    """Render at DPI with the layout the chart set: ``bbox_inches="tight"`` would draw every figure
-    twice (once to measure it), which was half the report's cost."""
+def _png(fig: Figure, fit: bool = True) -> bytes:
+    """PNG bytes at DPI; ``fit`` crops the figure to what it draws, so labels of any length fit.
+
+    Fitting is a layout pass over every artist before the drawing: cheap for a chart of one
+    axes, as dear as the drawing itself for a grid of panels, which sets its margins instead.
+    """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight" if fit else None)
     return buffer.getvalue()
-
-
-def _figure(height: float) -> Figure:
-    """A full-width figure whose layout engine fits labels of any length (one cheap pass per chart)."""
-    return Figure(figsize=(WIDTH, height), layout="constrained")
 
 
 def _grid_figure(count: int, columns: int, panel_height: float, header: float) -> tuple[Figure, list[Axes]]:
     """A figure of ``count`` small panels, ``header`` inches above them for the title and legend.
 
-    Margins are fixed in inches rather than fitted: a layout engine measures every panel's tick
-    labels, which costs as much as drawing them again. Only the panels used are created (an
-    empty cell of the grid would cost as much as a full one).
+    Margins are fixed in inches (render with ``_png(fig, fit=False)``): fitting would lay out
+    every panel's tick labels once more. Only the panels used are created (an empty cell of the
+    grid would cost as much as a full one).
     """
     columns = max(1, min(columns, count))
     rows = -(-count // columns)
@@ -80,7 +78,7 @@ def funnel_chart(steps: Sequence[tuple[str, int]]) -> bytes:
     """Horizontal funnel: one bar per step, labelled with the count and the share of the first."""
     labels = [name for name, _ in steps]
     values = np.array([value for _, value in steps], dtype=float)
-    fig = _figure(0.55 * len(steps) + 1.2)
+    fig = Figure(figsize=(WIDTH, 0.55 * len(steps) + 1.2))
     ax = fig.subplots()
     positions = np.arange(len(steps))[::-1]
     ax.barh(positions, values, color=BAR_COLOR)
@@ -98,7 +96,7 @@ def funnel_chart(steps: Sequence[tuple[str, int]]) -> bytes:
 def languages_chart(rows: Sequence[tuple[str, int, int, int]]) -> bytes:
     """Kept documents, words and bytes per language, largest first: (lang, documents, words, bytes)."""
     langs = [r[0] for r in rows]
-    fig = _figure(0.28 * len(rows) + 1.5)
+    fig = Figure(figsize=(WIDTH, 0.28 * len(rows) + 1.5))
     axes = fig.subplots(1, 3, sharey=True)
     positions = np.arange(len(rows))[::-1]
     for index, (ax, title) in enumerate(zip(axes, ("documents kept", "words", "bytes (UTF-8 text)"))):
@@ -113,7 +111,7 @@ def languages_chart(rows: Sequence[tuple[str, int, int, int]]) -> bytes:
 
 def removal_heatmap(langs: Sequence[str], reasons: Sequence[str], percent: np.ndarray) -> bytes:
     """Share of each language's documents removed by each rule (rows: languages, columns: rules)."""
-    fig = Figure(figsize=(max(6.0, 1.1 * len(reasons) + 2.5), 0.4 * len(langs) + 2.0), layout="constrained")
+    fig = Figure(figsize=(max(6.0, 1.1 * len(reasons) + 2.5), 0.4 * len(langs) + 2.0))
     ax = fig.subplots()
     image = ax.imshow(percent, cmap="Reds", vmin=0, vmax=max(float(percent.max(initial=0)), 1.0), aspect="auto")
     ax.set_xticks(np.arange(len(reasons)), reasons, rotation=30, ha="right")
@@ -170,7 +168,7 @@ def signals_chart(
                         Patch(color=REMOVED_COLOR, label="removed by a quality rule")],
                loc="upper right", fontsize=8, ncols=2)
     fig.suptitle(f"{lang}: filter signals (dashed: recipe thresholds)", x=0.02, ha="left")
-    return _png(fig)
+    return _png(fig, fit=False)
 
 
 def lid_chart(scores: Mapping[str, np.ndarray], thresholds: Mapping[str, float]) -> bytes:
@@ -185,12 +183,12 @@ def lid_chart(scores: Mapping[str, np.ndarray], thresholds: Mapping[str, float])
         _panel(ax, f"{lang} (n={len(scores[lang]):,})")
         ax.set_xlim(0.0, 1.0)
     fig.suptitle("Language ID score per language (dashed: lid.threshold)")
-    return _png(fig)
+    return _png(fig, fit=False)
 
 
 def cluster_chart(sizes: Mapping[str, Mapping[int, int]]) -> bytes:
     """Duplicate-cluster size distribution per language, log-log (size 1 = no duplicate)."""
-    fig = _figure(4.5)
+    fig = Figure(figsize=(WIDTH, 4.5))
     ax = fig.subplots()
     for lang, counts in sizes.items():
         xs = np.array(sorted(counts), dtype=float)
@@ -213,7 +211,7 @@ def cluster_chart(sizes: Mapping[str, Mapping[int, int]]) -> bytes:
 def time_chart(stages: Sequence[tuple[str, float]]) -> bytes:
     """Core-seconds per stage, summed over every worker."""
     total = sum(seconds for _, seconds in stages) or 1.0
-    fig = _figure(0.45 * len(stages) + 1.4)
+    fig = Figure(figsize=(WIDTH, 0.45 * len(stages) + 1.4))
     ax = fig.subplots()
     positions = np.arange(len(stages))[::-1]
     values = [seconds for _, seconds in stages]
