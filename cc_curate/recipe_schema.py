@@ -182,6 +182,8 @@ SPEC: dict[str, Any] = {
         "max_retries": Key("int", "Attempts before a shard is quarantined", low=0, high=100),
         "start_stagger_seconds": Key("float", "Pause between the first wave of shard starts", low=0.0, high=60.0),
         "batch_size": Key("int", "Documents per batch", low=1, high=100_000),
+        "docs_per_publish_task": Key("int", "Most documents one publish task holds (larger languages are split)",
+                                     low=1),
     },
 }
 

@@ -99,13 +99,40 @@ def distribution_from_documents(
     ``cluster_sizes[i]``: MinHash cluster size of kept document ``i``; ``removed[i]``: whether
     a quality filter then removed it. Sizes at or above the tail threshold share one bucket.
     """
+    if np.asarray(cluster_sizes).size == 0:
+        raise ValueError("no documents: a distribution needs at least one kept document")
+    return distribution_from_counts(size_counts(cluster_sizes, removed), tail_fraction)
+
+
+SizeCounts = tuple[np.ndarray, np.ndarray, np.ndarray]  # sizes (ascending), documents, removed
+
+
+def size_counts(cluster_sizes: np.ndarray, removed: np.ndarray) -> SizeCounts:
+    """Per cluster size: how many documents, and how many of them a quality filter removed.
+
+    Counts are additive: a language published by several tasks merges theirs with ``merge_counts``.
+    """
     cluster_sizes = np.asarray(cluster_sizes, dtype=np.int64)
     removed = np.asarray(removed, dtype=bool)
-    if cluster_sizes.size == 0:
-        raise ValueError("no documents: a distribution needs at least one kept document")
     sizes, inverse, totals = np.unique(cluster_sizes, return_inverse=True, return_counts=True)
     removed_counts = np.bincount(inverse, weights=removed, minlength=len(sizes)).astype(np.int64)
-    at_or_above = np.cumsum(totals[::-1])[::-1] / cluster_sizes.size
+    return sizes, totals.astype(np.int64), removed_counts
+
+
+def merge_counts(parts: list[SizeCounts]) -> SizeCounts:
+    """The counts of the union of the documents behind ``parts``."""
+    sizes = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    merged, inverse = np.unique(sizes, return_inverse=True)
+    totals = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]), minlength=len(merged))
+    removed = np.bincount(inverse, weights=np.concatenate([p[2] for p in parts]), minlength=len(merged))
+    return merged, totals.astype(np.int64), removed.astype(np.int64)
+
+
+def distribution_from_counts(counts: SizeCounts, tail_fraction: float = TAIL_FRACTION) -> dict[str, Any]:
+    """FineWeb2's distribution from per-size counts (see ``distribution_from_documents``)."""
+    sizes, totals, removed_counts = counts
+    documents = int(totals.sum())
+    at_or_above = np.cumsum(totals[::-1])[::-1] / documents
     tail_start = int(np.flatnonzero(at_or_above >= tail_fraction)[-1])
     head = slice(0, tail_start)
     tail_total = int(totals[tail_start:].sum())
@@ -117,7 +144,7 @@ def distribution_from_documents(
         "tail_threshold": int(sizes[tail_start]),
         "tail_removal_rate": 100.0 * tail_removed / tail_total,
         "tail_post_filtering_doc_counts": tail_total - tail_removed,
-        "global_removal_rate": 100.0 * float(removed.sum()) / cluster_sizes.size,
+        "global_removal_rate": 100.0 * float(removed_counts.sum()) / documents,
     }
 
 
@@ -133,8 +160,8 @@ def distributions_from_documents(
     }
 
 
-def distribution_from_table(table: pa.Table) -> dict[str, Any] | None:
-    """One language's distribution from its own documents after dedup decisions were applied.
+def counts_from_table(table: pa.Table) -> SizeCounts | None:
+    """Per-size counts of one language's documents after dedup decisions were applied.
 
     Uses the rows that survived dedup (``minhash_cluster_size`` set and ``filter_reason`` not
     the duplicate reason); a non-null ``filter_reason`` among them is a quality-filter removal.
@@ -148,9 +175,15 @@ def distribution_from_table(table: pa.Table) -> dict[str, Any] | None:
     kept = table.filter(survived)
     if kept.num_rows == 0:
         return None
-    return distribution_from_documents(
+    return size_counts(
         kept["minhash_cluster_size"].to_numpy(), pc.is_valid(kept["filter_reason"]).to_numpy(zero_copy_only=False)
     )
+
+
+def distribution_from_table(table: pa.Table) -> dict[str, Any] | None:
+    """One language's distribution from its own documents (see ``counts_from_table``); None without any."""
+    counts = counts_from_table(table)
+    return distribution_from_counts(counts) if counts is not None else None
 
 
 def weights_from_table(table: pa.Table, max_copies: int) -> dict[int, int]:

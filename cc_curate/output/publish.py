@@ -5,8 +5,10 @@ shard pass stored the first failing rule of each document; here a duplicate remo
 takes precedence over a quality rule, because dedup runs before the quality filters in FineWeb2.
 
 Files: ``data/{lang}/train/{NNN}_{RRRRR}.parquet`` (kept) and ``data/{lang}_removed/train/...``,
-NNN the publisher's rank, RRRRR the rotation counter; rows sorted by id so the output is
-byte-identical whatever the number of workers or restarts.
+NNN the publisher's rank, RRRRR the rotation counter. A large language is published by several
+tasks, each holding only its rank's documents (``rank_of``: a hash of the id, so the split is the
+same in every run); rows are sorted by id within a rank, so the output is byte-identical
+whatever the number of workers or restarts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pyarrow as pa
+import xxhash
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -118,9 +121,36 @@ def _copies(kept: pa.Table, weights: Mapping[int, int]) -> np.ndarray:
     return np.where(index >= 0, values[np.clip(index, 0, None)], 1).astype(np.int64)
 
 
+def rank_of(ids: pa.Array | pa.ChunkedArray, ranks: int) -> np.ndarray:
+    """The publish rank (int64 in [0, ranks)) of each document id: xxh64 of the id, mod ranks."""
+    if ranks == 1:
+        return np.zeros(len(ids), dtype=np.int64)
+    hashes = (xxhash.xxh64_intdigest(i.encode("utf-8")) % ranks for i in ids.to_pylist())
+    return np.fromiter(hashes, dtype=np.int64, count=len(ids))
+
+
+def clear_language(storage: Storage, lang: str) -> None:
+    """Remove a language's published files: a re-publish replaces them wholesale (before any rank writes)."""
+    for folder in (f"data/{lang}/train", f"data/{lang}_removed/train"):
+        storage.remove(folder, recursive=True)
+
+
+def merge_language_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One language's statistics from those of the ranks that published it."""
+    merged: dict[str, Any] = {"language": parts[0]["language"], "files": sorted(f for p in parts for f in p["files"])}
+    for key in ("documents", "kept", "words", "bytes", "rehydrated_documents"):
+        merged[key] = sum(p[key] for p in parts)
+    for key in ("removed", "cluster_sizes"):
+        total: dict[str, int] = {}
+        for part in parts:
+            for name, count in part[key].items():
+                total[name] = total.get(name, 0) + count
+        merged[key] = dict(sorted(total.items()))
+    return merged
+
+
 def _write_rotated(storage: Storage, folder: str, table: pa.Table, output: Mapping[str, Any], rank: int) -> list[str]:
     """Write ``table`` as ``{rank:03d}_{n:05d}.parquet`` files of about max_file_bytes each."""
-    storage.remove(folder, recursive=True)  # a re-publish replaces the previous files wholesale
     if table.num_rows == 0:
         return []
     target = output["max_file_bytes"]

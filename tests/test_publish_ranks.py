@@ -1,0 +1,91 @@
+"""A language too large for one publish task is split into ranks by id hash: same release, bounded tasks.
+
+The same input is published once with one task per language and once with at most 7 documents
+per task; the documents, their decisions, the statistics and the rehydration distributions and
+weights must be the same; only the files differ (one per rank).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cc_curate.output.publish import rank_of
+from cc_curate.recipe import load_recipe
+from cc_curate.runtime.driver import RunOptions, run
+
+from .faults_helpers import good_responses, gzip_members, http_response, prose_page, warc_record, write_preset
+
+pytestmark = pytest.mark.slow
+
+SETTINGS = "output:\n  rehydration: column\n"
+
+
+def corpus(path: Path) -> Path:
+    """40 distinct English articles, 24 copies of some of them (exact and with a new ending)."""
+    records = good_responses(40)
+    for i in range(24):
+        page = prose_page(f"ok-{i % 12}")
+        if i % 2:
+            page = page.replace(b"</body>", b"<p>One more closing sentence, added by a mirror site.</p></body>")
+        records.append(warc_record("response", http_response(page), rid=f"copy-{i:03d}",
+                                   url=f"http://mirror{i}.example/article/{i % 12}"))
+    path.write_bytes(gzip_members(records))
+    return path
+
+
+def publish(tmp_path: Path, name: str, extra: str, warc: Path) -> Path:
+    recipe = load_recipe(write_preset(tmp_path / name, SETTINGS + extra))
+    out = tmp_path / f"out-{name}"
+    summary = run(RunOptions(recipe=recipe, output=str(out), inputs=[str(warc)], stream=io.StringIO()))
+    assert summary.quarantined == []
+    return out
+
+
+def rows(out: Path, partition: str) -> dict[str, dict]:
+    found = {}
+    for path in sorted((out / "data" / partition / "train").glob("*.parquet")):
+        for row in pq.read_table(path).to_pylist():
+            assert row["id"] not in found
+            found[row["id"]] = row
+    return found
+
+
+def test_a_language_split_into_ranks_publishes_the_same_release(tmp_path: Path, local_ray: None) -> None:
+    warc = corpus(tmp_path / "corpus.warc.gz")
+    whole = publish(tmp_path, "whole", "", warc)
+    split = publish(tmp_path, "split", "runtime:\n  docs_per_publish_task: 7\n", warc)
+
+    files = sorted(p.name for p in (split / "data" / "eng_Latn" / "train").glob("*.parquet"))
+    assert len({name[:3] for name in files}) > 1, files  # several ranks wrote English
+    assert sorted(p.name for p in (whole / "data" / "eng_Latn" / "train").glob("*.parquet")) == ["000_00000.parquet"]
+
+    for partition in ("eng_Latn", "eng_Latn_removed"):
+        assert rows(split, partition) == rows(whole, partition)
+    kept = rows(whole, "eng_Latn")
+    removed = rows(whole, "eng_Latn_removed")
+    assert sum(r["filter_reason"] == "duplicate" for r in removed.values()) >= 12
+    assert max(r["minhash_cluster_size"] for r in kept.values()) >= 3
+    assert max(r["rehydration_copies"] for r in kept.values()) >= 1
+
+    stats = [json.loads((out / "stats.json").read_text())["languages"] for out in (whole, split)]
+    for lang in stats[0]:
+        assert {k: v for k, v in stats[0][lang].items() if k != "files"} == \
+               {k: v for k, v in stats[1][lang].items() if k != "files"}
+    distributions = [(out / "rehydration" / "distributions" / "eng_Latn.json").read_text() for out in (whole, split)]
+    assert json.loads(distributions[0]) == json.loads(distributions[1])
+
+
+def test_ranks_split_ids_stably_and_evenly() -> None:
+    ids = pa.array([f"<urn:uuid:{i:08d}>" for i in range(20_000)])
+    ranks = rank_of(ids, 8)
+    assert ranks.min() == 0 and ranks.max() == 7
+    assert (rank_of(ids, 8) == ranks).all()
+    counts = [int((ranks == r).sum()) for r in range(8)]
+    assert max(counts) < 1.1 * min(counts), counts
+    assert (rank_of(ids, 1) == 0).all()
