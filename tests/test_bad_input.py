@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import random
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -22,6 +23,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from cc_curate.output.staging import copy_missing_quarantine, read_ledger
+from cc_curate.output.storage import Storage
 from cc_curate.recipe import load_recipe
 from cc_curate.runtime.driver import RunOptions, RunSummary, run
 from cc_curate.sources.inputs import shard_id_for
@@ -215,9 +218,13 @@ def ledger(out: Path) -> dict[str, dict]:
 
 
 def quarantined_records(out: Path, entry: dict) -> list[dict]:
+    """The shard's records in _quarantine/records/ (the copy of its committed attempt's file)."""
+    copy = out / "_quarantine" / "records" / f"{entry['shard_id']}.jsonl"
     if not entry["quarantine_file"]:
+        assert not copy.exists()
         return []
-    return [json.loads(line) for line in (out / entry["quarantine_file"]).read_text().splitlines()]
+    assert copy.read_bytes() == (out / entry["quarantine_file"]).read_bytes()
+    return [json.loads(line) for line in copy.read_text().splitlines()]
 
 
 def outcome_counters(counters: dict[str, float]) -> dict[str, int]:
@@ -291,6 +298,22 @@ def test_damaged_records_are_listed_with_their_reason(bad_run) -> None:
     for entry in entries.values():
         for record in quarantined_records(out, entry):
             assert record["shard"] == entry["shard_id"] and record["reason"]
+
+
+def test_a_quarantine_copy_lost_with_its_worker_is_made_again(bad_run, tmp_path: Path) -> None:
+    """A worker that died between its commit and its copy: the next run's check writes the copy."""
+    _, out, _ = bad_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    records = copy / "_quarantine" / "records"
+    lost = sorted(records.glob("*.jsonl"))[:2]
+    before = {p.name: p.read_bytes() for p in lost}
+    for path in lost:
+        path.unlink()
+    storage = Storage(str(copy))
+    assert copy_missing_quarantine(storage, read_ledger(storage)) == 2
+    assert {p.name: p.read_bytes() for p in lost} == before
+    assert copy_missing_quarantine(storage, read_ledger(storage)) == 0
 
 
 def test_the_kept_pages_of_damaged_files_are_published(bad_run) -> None:

@@ -10,6 +10,10 @@ It then commits by creating ``_ledger/{shard_id}.json`` exclusively (written las
 entry names the attempt, the per-language row groups and the shard's counters. Readers trust only
 the ledger, so a half-written attempt (a worker died) is invisible and a second attempt that
 finishes later loses the race and deletes its own files: a shard is never observed twice.
+
+The committed attempt's quarantined records are then copied to ``_quarantine/records/{shard_id}.jsonl``,
+where operators read them (``_staging`` is removable after publish); ``copy_missing_quarantine``
+makes the copies a worker died before writing, so the folder always matches the ledger.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from cc_curate.output.storage import Storage
 LEDGER = "_ledger"
 STAGING = "_staging"
 QUARANTINE_SHARDS = "_quarantine/shards"  # shards that failed every retry (written by the driver)
+QUARANTINE_RECORDS = "_quarantine/records"  # the committed attempts' quarantined records, per shard
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,26 @@ class LanguageSlice:
 
 def ledger_path(shard_id: str) -> str:
     return f"{LEDGER}/{shard_id}.json"
+
+
+def quarantine_records_path(shard_id: str) -> str:
+    return f"{QUARANTINE_RECORDS}/{shard_id}.jsonl"
+
+
+def copy_missing_quarantine(storage: Storage, committed: dict[str, dict[str, Any]]) -> int:
+    """Copy into ``_quarantine/records/`` the committed quarantine files it lacks; returns how many.
+
+    One listing of the folder; a copy is needed only for a shard whose worker died between its
+    commit and its copy, so this costs almost nothing on a healthy run.
+    """
+    present = set(storage.list(QUARANTINE_RECORDS, ".jsonl"))
+    copied = 0
+    for shard_id, entry in sorted(committed.items()):
+        if entry.get("quarantine_file") and f"{shard_id}.jsonl" not in present:
+            with storage.open(entry["quarantine_file"], "rb") as fh:
+                storage.write_atomic(quarantine_records_path(shard_id), fh.read())
+            copied += 1
+    return copied
 
 
 def commit_shard(
@@ -83,6 +108,8 @@ def commit_shard(
         "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if storage.create_exclusive(ledger_path(shard_id), json.dumps(entry, sort_keys=True).encode()):
+        if quarantined:
+            storage.write_atomic(quarantine_records_path(shard_id), body.encode())
         return entry
     storage.remove(prefix, recursive=True)  # another attempt committed first
     return None

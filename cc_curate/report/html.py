@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Iterable, Mapping, Sequence
@@ -24,7 +23,7 @@ import pyarrow.parquet as pq
 
 from cc_curate.errors import UserError
 from cc_curate.output.schema import DUPLICATE_REASON, PRE_DEDUP_REASONS, UNDETERMINED_LANG
-from cc_curate.output.staging import QUARANTINE_SHARDS, read_ledger
+from cc_curate.output.staging import QUARANTINE_SHARDS, quarantine_records_path, read_ledger
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe, RecipeError, load_recipe
 from cc_curate.report import charts
@@ -467,7 +466,8 @@ def _quarantined_records(
     """
     shown: list[dict[str, Any]] = []
     by_reason: dict[str, int] = {}
-    paths = [(e["shard_id"], e["quarantine_file"]) for _, e in sorted(ledger.items()) if e.get("quarantine_file")]
+    paths = [(e["shard_id"], quarantine_records_path(e["shard_id"]))
+             for _, e in sorted(ledger.items()) if e.get("quarantine_file")]
     for shard, path in paths[:QUARANTINE_FILES]:
         if not storage.exists(path):
             continue

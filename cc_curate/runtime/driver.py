@@ -19,7 +19,7 @@ import ray
 
 from cc_curate import __version__
 from cc_curate.errors import UserError
-from cc_curate.output.staging import LEDGER, QUARANTINE_SHARDS, read_ledger
+from cc_curate.output.staging import LEDGER, QUARANTINE_SHARDS, copy_missing_quarantine, read_ledger
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 from cc_curate.report.html import build_report
@@ -106,6 +106,7 @@ def _run_and_publish(options: RunOptions, shards: list[Shard], todo: list[Shard]
         if todo and len(todo) < len(shards):
             _say(options, f"resumed: {len(shards) - len(todo)} shards were already committed")
         committed = {k: v for k, v in read_ledger(storage).items() if k in wanted}
+        copy_missing_quarantine(storage, committed)
         quarantined = sorted(
             name[: -len(".json")] for name in storage.list(QUARANTINE_SHARDS, ".json")
             if name[: -len(".json")] in wanted and name[: -len(".json")] not in committed
