@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +84,25 @@ def test_a_retried_shard_keeps_the_failed_attempt_and_one_log_of_the_committed_o
     assert again == entry
     assert files_with_times(out / "logs") == before
     assert set(before) == {f"failed/{shard.shard_id}.attempt-1.log", f"{shard.shard_id}.log"}
+
+
+def test_capturing_leaves_the_console_as_it_was() -> None:
+    """Without logging configured, warnings still reach stderr; the log-only lines do not."""
+    script = (
+        "import logging, warnings\n"
+        "from cc_curate.runtime.logs import SHARD_LOG, captured\n"
+        "with captured(SHARD_LOG) as log:\n"
+        "    logging.getLogger('cc_curate.sources.remote').warning('a read was retried')\n"
+        "    warnings.warn('a library warning')\n"
+        "    SHARD_LOG.info('summary: only in the file')\n"
+        "print(log.getvalue())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert "a read was retried" in result.stderr and "a library warning" in result.stderr
+    assert "only in the file" not in result.stderr
+    for line in ("WARNING cc_curate.sources.remote: a read was retried", "UserWarning: a library warning",
+                 "INFO cc_curate.shard: summary: only in the file"):
+        assert line in result.stdout, line
 
 
 @pytest.mark.slow

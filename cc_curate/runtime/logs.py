@@ -70,7 +70,11 @@ def captured(own: logging.Logger) -> Iterator[io.StringIO]:
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    root.addHandler(handler)
+    # A process without handlers prints warnings to stderr through logging's "last resort", which
+    # a handler of ours would switch off: keep it, so the console shows what it showed before.
+    console = [logging.lastResort] if logging.lastResort and not root.handlers else []
+    for each in (handler, *console):
+        root.addHandler(each)
     own.addHandler(handler)
     with warnings.catch_warnings():  # a copy of the filters: each block shows "once" warnings again
         warnings.showwarning = _log_warning
@@ -78,7 +82,8 @@ def captured(own: logging.Logger) -> Iterator[io.StringIO]:
             yield buffer
         finally:
             own.removeHandler(handler)
-            root.removeHandler(handler)
+            for each in (handler, *console):
+                root.removeHandler(each)
 
 
 def _log_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
