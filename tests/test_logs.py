@@ -20,7 +20,7 @@ import pytest
 from cc_curate.recipe import load_recipe
 from cc_curate.runtime import shard_task
 from cc_curate.runtime.driver import RunOptions, run
-from cc_curate.runtime.logs import failed_log_path, shard_log_path
+from cc_curate.runtime.logs import MAX_RECORDS, SHARD_LOG, captured, failed_log_path, shard_log_path
 from cc_curate.sources import resolve_inputs
 
 from .conftest import REPO_ROOT
@@ -103,6 +103,17 @@ def test_capturing_leaves_the_console_as_it_was() -> None:
     for line in ("WARNING cc_curate.sources.remote: a read was retried", "UserWarning: a library warning",
                  "INFO cc_curate.shard: summary: only in the file"):
         assert line in result.stdout, line
+
+
+def test_a_library_that_warns_on_every_document_cannot_grow_the_log_without_bound() -> None:
+    with captured(SHARD_LOG) as log:
+        for i in range(MAX_RECORDS + 500):
+            logging.getLogger("chatty.library").warning("document %d looks odd", i)
+        SHARD_LOG.info("summary: kept whatever came before")
+    text = log.getvalue()
+    assert f"document {MAX_RECORDS - 1} looks odd" in text and f"document {MAX_RECORDS} looks odd" not in text
+    assert "500 more log records not kept" in text
+    assert "summary: kept whatever came before" in text  # the shard's own lines always stay
 
 
 @pytest.mark.slow

@@ -35,6 +35,7 @@ LOGS = "logs"
 FAILED_LOGS = f"{LOGS}/failed"
 DRIVER_LOG = f"{LOGS}/driver.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MAX_RECORDS = 2000  # log records kept per shard attempt or driver run, besides its own lines
 # Lines meant only for the shard's or the driver's log file (not propagated to the process's
 # handlers, so they never flood the console that Ray forwards worker output to).
 SHARD_LOG = logging.getLogger("cc_curate.shard")
@@ -69,6 +70,8 @@ def captured(own: logging.Logger) -> Iterator[io.StringIO]:
     formatter = logging.Formatter(FORMAT, "%Y-%m-%dT%H:%M:%SZ")
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
+    limit = _FirstRecords(MAX_RECORDS, keep=own.name)
+    handler.addFilter(limit)
     root = logging.getLogger()
     # A process without handlers prints warnings to stderr through logging's "last resort", which
     # a handler of ours would switch off: keep it, so the console shows what it showed before.
@@ -81,9 +84,32 @@ def captured(own: logging.Logger) -> Iterator[io.StringIO]:
         try:
             yield buffer
         finally:
+            if limit.dropped:
+                buffer.write(f"... {limit.dropped} more log records not kept (the first {MAX_RECORDS} are above)\n")
             own.removeHandler(handler)
             for each in (handler, *console):
                 root.removeHandler(each)
+
+
+class _FirstRecords(logging.Filter):
+    """Pass the first ``limit`` records (and every record of logger ``keep``); count the rest.
+
+    A library that warns on every document would otherwise grow a shard's log without bound.
+    """
+
+    def __init__(self, limit: int, keep: str) -> None:
+        super().__init__()
+        self.limit, self.keep = limit, keep
+        self.passed = self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == self.keep:
+            return True
+        if self.passed < self.limit:
+            self.passed += 1
+            return True
+        self.dropped += 1
+        return False
 
 
 def _log_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
