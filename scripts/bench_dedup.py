@@ -9,11 +9,12 @@
    (datatrove 0.10.1 hashes str shingles, which xxhash 4 no longer accepts; orjson and pyarrow
    are for its JSONL reader and Parquet writer in 3.)
 
-2. Peak RSS of every process (driver, Ray workers, Ray's own daemons) of a dedup run on a
-   local Ray at 1x and 10x corpus size. The corpus is synthetic staged Parquet with MinHash
-   signatures drawn like real ones (clusters of near-duplicates, power-law cluster sizes, exact
-   copies), so that sizes can grow without limit; partition size is held constant
-   (``docs_per_partition``) and the number of partitions grows with the corpus.
+2. Peak RSS of every process (driver, Ray workers, Ray's own daemons) of dedup and publish
+   on a local Ray at 1x and 10x corpus size. The corpus is synthetic committed shards with
+   MinHash signatures drawn like real ones (clusters of near-duplicates, power-law cluster
+   sizes, exact copies), so that sizes can grow without limit; partition size
+   (``docs_per_partition``) and publish task size (``docs_per_publish_task``) are held constant,
+   so the number of dedup partitions and of publish ranks grows with the corpus.
 
 3. The whole MinHash dedup, signatures to published Parquet, cc_curate (shard tasks on Ray ->
    run_dedup -> publish) against datatrove's four MinHash stages under LocalPipelineExecutor,
@@ -46,7 +47,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +64,8 @@ from cc_curate.stages.minhash import (  # noqa: E402
 PARAMS = {"n_grams": 5, "num_buckets": 14, "hashes_per_bucket": 8, "seed": 1}
 DOCS_PER_FILE = 10_000
 DOCS_PER_PARTITION = 25_000
+DOCS_PER_PUBLISH_TASK = 50_000
+WORDS_PER_DOC = 60
 LANGS = np.array(["eng_Latn", "rus_Cyrl", "deu_Latn", "tha_Thai"])
 
 # Runs inside datatrove's virtualenv: times its signature step on the texts of argv[1].
@@ -159,16 +161,22 @@ def bench_signatures(shared: Path, datatrove_python: str | None) -> dict:
 # ------------------------------------------------------------- 2. dedup memory scaling
 
 
-def generate(folder: Path, num_docs: int, seed: int = 0) -> list[str]:
-    """Synthetic staged files: power-law clusters of near-duplicate signatures."""
+def generate(folder: Path, num_docs: int, seed: int = 0) -> int:
+    """Synthetic committed shards in ``folder`` (an output folder): power-law clusters of
+    near-duplicate signatures, and short texts so that they can be published. Returns the shard count."""
+    from cc_curate.output.staging import commit_shard
+    from cc_curate.output.storage import Storage
+
     rng = np.random.default_rng(seed)
     sizes = np.minimum(rng.zipf(2.5, size=num_docs), 2000)
     sizes = sizes[: np.searchsorted(np.cumsum(sizes), num_docs) + 1]
     cluster = rng.permutation(np.repeat(np.arange(len(sizes), dtype=np.uint64), sizes)[:num_docs])
     folder.mkdir(parents=True, exist_ok=True)
+    storage = Storage(str(folder))
     width = PARAMS["num_buckets"] * PARAMS["hashes_per_bucket"]
     positions = np.arange(width, dtype=np.uint64)
-    files = []
+    vocabulary = np.array([f"w{i}" for i in range(5000)])
+    shards = 0
     for k, start in enumerate(range(0, num_docs, DOCS_PER_FILE)):
         doc = np.arange(start, min(start + DOCS_PER_FILE, num_docs), dtype=np.uint64)
         c = cluster[start : start + len(doc)]
@@ -200,12 +208,16 @@ def generate(folder: Path, num_docs: int, seed: int = 0) -> list[str]:
                     pa.array(np.arange(0, (n + 1) * width, width, dtype=np.int32)), pa.array(signature.ravel())
                 ),
                 "text_hash": pa.array(text_hash),
+                "text": pa.array([" ".join(words) for words in vocabulary[rng.integers(0, 5000, (n, WORDS_PER_DOC))]]),
+                "word_count": pa.array(np.full(n, WORDS_PER_DOC, dtype=np.int64)),
+                "url": pa.array([f"https://example.com/{d}" for d in doc.tolist()]),
+                "dump": pa.array(["bench"] * n),
+                "file_path": pa.array([f"shard-{k:05d}"] * n),
             }
         )
-        path = folder / f"shard-{k:05d}.parquet"
-        pq.write_table(pa.table(columns, schema=STAGED), path)
-        files.append(str(path))
-    return files
+        commit_shard(storage, f"shard-{k:05d}", f"shard-{k:05d}", [pa.table(columns, schema=STAGED)], [], {})
+        shards += 1
+    return shards
 
 
 def _descendants(root: int) -> set[int]:
@@ -237,12 +249,24 @@ def _peak_rss(pid: int) -> tuple[str, int] | None:
     return kind, int(hwm.group(1)) * 1024
 
 
-def run_scale(files: list[str], work: str) -> dict:
-    """Runs in its own process: one dedup on a fresh local Ray, peak RSS of every process."""
+def run_scale(output: str) -> dict:
+    """Runs in its own process: dedup and publish of the committed shards in ``output`` (the
+    calls ``cc-curate run`` makes after the shard pass) on a fresh local Ray; peak RSS of every process."""
     import ray
 
-    from cc_curate.runtime.dedup import run_dedup
+    from cc_curate.output.staging import read_ledger
+    from cc_curate.output.storage import Storage
+    from cc_curate.recipe import load_recipe
+    from cc_curate.runtime.publish_task import publish_all
 
+    preset = Path(output) / "preset.yaml"
+    preset.write_text(
+        f"base: {REPO / 'recipes' / 'fineweb2.yaml'}\n"
+        f"dedup:\n  num_partitions: 1\n  docs_per_partition: {DOCS_PER_PARTITION}\n"
+        f"runtime:\n  docs_per_publish_task: {DOCS_PER_PUBLISH_TASK}\n"
+    )
+    recipe = load_recipe(preset)
+    storage = Storage(output)
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     peaks: dict[int, tuple[str, int]] = {}
@@ -258,23 +282,22 @@ def run_scale(files: list[str], work: str) -> dict:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start = time.time()
-    outputs = run_dedup(files, work, {"num_partitions": 1, "docs_per_partition": DOCS_PER_PARTITION, "minhash": PARAMS})
+    languages, timings = publish_all(storage, recipe, read_ledger(storage), output)
     elapsed = time.time() - start
-    driver_peak = _peak_rss(os.getpid())[1]  # before this script reads any result
+    driver_peak = _peak_rss(os.getpid())[1]
     done.set()
     sampler.join()
     ray.shutdown()
-    decisions = duplicates = 0
-    for path in outputs.values():
-        column = pq.read_table(path, columns=["duplicate_of"])["duplicate_of"]
-        decisions += len(column)
-        duplicates += pc.sum(pc.is_valid(column)).as_py()
     workers = [rss for kind, rss in peaks.values() if kind == "worker"]
     daemons = [rss for kind, rss in peaks.values() if kind == "ray daemon"]
     return {
         "seconds": elapsed,
-        "decisions": decisions,
-        "duplicates": duplicates,
+        "dedup_seconds": timings["time.dedup_seconds"],
+        "publish_seconds": timings["time.publish_seconds"],
+        "decisions": sum(stats["documents"] for stats in languages.values()),
+        "duplicates": sum(stats["removed"].get("duplicate", 0) for stats in languages.values()),
+        "published_files": sum(len(stats["files"]) for stats in languages.values()),
+        "largest_language": max(stats["documents"] for stats in languages.values()),
         "driver_peak": driver_peak,
         "worker_peak": max(workers),
         "workers": len(workers),
@@ -286,13 +309,13 @@ def bench_scaling(docs: int, scratch: Path) -> dict:
     results = {}
     for scale in (1, 10):
         folder = scratch / f"x{scale}"
-        files = generate(folder / "staged", docs * scale)
+        shards = generate(folder / "out", docs * scale)
         run = subprocess.run(
-            [sys.executable, __file__, "--run-scale", str(folder)], capture_output=True, text=True, cwd=REPO
+            [sys.executable, __file__, "--run-scale", str(folder / "out")], capture_output=True, text=True, cwd=REPO
         )
         if run.returncode != 0:
             raise SystemExit(f"scale {scale} failed:\n{run.stderr[-4000:]}")
-        results[scale] = {**json.loads(run.stdout.strip().splitlines()[-1]), "docs": docs * scale, "files": len(files)}
+        results[scale] = {**json.loads(run.stdout.strip().splitlines()[-1]), "docs": docs * scale, "files": shards}
         subprocess.run(["rm", "-rf", str(folder)], check=True)
     return results
 
@@ -1048,27 +1071,35 @@ def report(signatures: dict, scaling: dict, docs: int, whole: dict) -> str:
         ]
     lines += [
         "",
-        "## Dedup: peak memory at 1x and 10x corpus",
+        "## Dedup and publish: peak memory at 1x and 10x corpus",
         "",
-        f"Synthetic staged shards of {DOCS_PER_FILE:,} documents with signatures drawn like real ones (power-law "
-        f"clusters up to 2,000 near-duplicates, 20% exact copies, 4 languages, 5% removed before dedup); local Ray, "
-        f"2 CPUs; `docs_per_partition` = {DOCS_PER_PARTITION:,} so partitions grow with the corpus. Peak RSS is each "
+        f"Synthetic committed shards of {DOCS_PER_FILE:,} documents with signatures drawn like real ones (power-law "
+        f"clusters up to 2,000 near-duplicates, 20% exact copies, 4 languages, 5% removed before dedup) and texts of "
+        f"{WORDS_PER_DOC} words; local Ray, 2 CPUs; what `cc-curate run` does after the shard pass (`publish_all`: "
+        f"dedup, then publish). `docs_per_partition` = {DOCS_PER_PARTITION:,} and `docs_per_publish_task` = "
+        f"{DOCS_PER_PUBLISH_TASK:,}, so dedup partitions and publish ranks grow with the corpus. Peak RSS is each "
         "process's VmHWM, sampled every 0.2 s over all processes of the run.",
         "",
-        "| corpus | docs | shards | partitions | wall time | duplicates found | driver peak | largest worker peak | Ray daemons peak |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| corpus | docs | shards | dedup partitions | largest language | its publish tasks | dedup | publish "
+        "| duplicates found | driver peak | largest worker peak | Ray daemons peak |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scale, r in scaling.items():
         partitions = max(1, -(-r["docs"] // DOCS_PER_PARTITION))
+        ranks = max(1, -(-r["largest_language"] // DOCS_PER_PUBLISH_TASK))
         lines.append(
-            f"| {scale}x | {r['docs']:,} | {r['files']} | {partitions} | {r['seconds']:,.0f} s | {r['duplicates']:,} | "
+            f"| {scale}x | {r['docs']:,} | {r['files']} | {partitions} | {r['largest_language']:,} | {ranks} | "
+            f"{r['dedup_seconds']:,.0f} s | {r['publish_seconds']:,.0f} s | {r['duplicates']:,} | "
             f"{mb(r['driver_peak'])} | {mb(r['worker_peak'])} | {mb(r['daemon_peak'])} |"
         )
     growth = {k: scaling[10][k] / scaling[1][k] for k in ("driver_peak", "worker_peak")}
     lines += [
         "",
         f"Growth from 1x to 10x: driver {growth['driver_peak']:.2f}x, largest worker {growth['worker_peak']:.2f}x "
-        "(target: under 1.5x).",
+        "(target: under 1.5x). A publish task holds one rank of one language, at most `docs_per_publish_task` "
+        "documents: at 1x the largest language fits in one rank smaller than that, at 10x it is split into "
+        "ranks close to it, which is where the worker's growth comes from; past that size a larger corpus adds "
+        "ranks, not memory. The dedup tasks hold one partition each, whatever the corpus.",
     ]
     lines += report_whole(whole)
     return "\n".join(lines)
@@ -1089,10 +1120,7 @@ def main() -> None:
         print(json.dumps(run_whole(Path(args.run_whole))))
         return
     if args.run_scale:
-        folder = Path(args.run_scale)
-        print(
-            json.dumps(run_scale(sorted(str(p) for p in (folder / "staged").glob("*.parquet")), str(folder / "work")))
-        )
+        print(json.dumps(run_scale(args.run_scale)))
         return
     datatrove = args.datatrove_python if Path(args.datatrove_python).exists() else None
     signatures = bench_signatures(Path(args.shared_data), datatrove)
