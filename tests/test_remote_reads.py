@@ -51,6 +51,7 @@ class FlakyServer:
 
     files: dict[str, bytes]
     plan: Callable[[int, str], str]
+    give_size: bool = True  # False: no Content-Length, no ranges (the body ends when the connection closes)
     log: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,6 +90,13 @@ class FlakyServer:
                 handler.wfile.write(message)
             return
         assert data is not None
+        if not self.give_size:
+            handler.send_response(200)
+            handler.end_headers()
+            if body:
+                handler.wfile.write(data)
+            handler.close_connection = True
+            return
         start, end = 0, len(data)
         if match:
             start = int(match.group(1))
@@ -173,6 +181,15 @@ def test_credentials_in_a_url_are_never_logged(caplog: pytest.LogCaptureFixture)
             assert stream.read() == data
     assert "SlowDown" in caplog.text or "503" in caplog.text
     assert "s3cr3t" not in caplog.text
+
+
+def test_a_server_that_gives_no_size_is_read_in_one_stream() -> None:
+    data = DEMO.read_bytes()
+    server = FlakyServer({"demo.warc.gz": data}, lambda n, m: "ok", give_size=False)
+    with serving(server) as base:
+        with open_input(base + "demo.warc.gz", policy=FAST_RETRIES) as stream:
+            assert stream.read() == data
+    assert [r.start for r in server.log if r.method == "GET"][-1] is None  # no range asked for
 
 
 def test_a_missing_file_fails_at_once() -> None:

@@ -27,7 +27,7 @@ from fsspec.utils import get_protocol
 
 from cc_curate.errors import UserError
 from cc_curate.sources.commoncrawl import list_snapshot_warcs, warc_paths_url
-from cc_curate.sources.remote import ReadPolicy, open_remote
+from cc_curate.sources.remote import ReadPolicy, SizeUnknown, open_remote
 
 
 class InputError(UserError, ValueError):
@@ -145,20 +145,27 @@ def storage_options_for(path: str, storage_options: dict | None) -> dict:
 def open_input(
     path: str, storage_options: dict | None = None, *, policy: ReadPolicy | None = None
 ) -> Iterator[IO[bytes]]:
-    """Open an input as a seekable binary stream, never downloading it whole first.
+    """Open an input as a binary stream, never downloading it whole first.
 
     Local files are opened as they are. Remote ones (s3://, https://, ...) are read in ranged
-    requests with retries and a per-node request cap (``policy``; see sources/remote.py). A
-    missing or unreachable input raises OSError (FileNotFoundError, ...).
+    requests with retries and a per-node request cap (``policy``; see sources/remote.py); from a
+    server that gives no file size, in one streamed GET. A missing or unreachable input raises
+    OSError (FileNotFoundError, ...).
     """
     options = storage_options_for(path, storage_options)
-    if get_protocol(path) == "file":
-        with fsspec.open(path, "rb", **options) as handle:
-            yield handle
-        return
-    fs, root = url_to_fs(path, **options)
-    with contextlib.closing(open_remote(fs, root, policy or ReadPolicy())) as reader:
-        yield io.BufferedReader(reader, buffer_size=1 << 20)
+    if get_protocol(path) != "file":
+        fs, root = url_to_fs(path, **options)
+        try:
+            reader = open_remote(fs, root, policy or ReadPolicy())
+        except SizeUnknown:  # a server that gives no size: one streamed GET, retried by the runtime
+            if get_protocol(path) in _HTTP_PROTOCOLS:
+                options.setdefault("block_size", 0)
+        else:
+            with contextlib.closing(reader):
+                yield io.BufferedReader(reader, buffer_size=1 << 20)
+            return
+    with fsspec.open(path, "rb", **options) as handle:
+        yield handle
 
 
 def resolve_inputs(

@@ -260,22 +260,30 @@ class BlockReader(io.RawIOBase):
                 return 0, data
             raise EOFError(f"got {len(data)} of bytes {start}-{end} of {self.path}")  # a body cut short
 
-        return with_retries(one_request, self.policy, f"reading {self.path} at {start}", on_retry=self._count_retry)
+        return with_retries(one_request, self.policy, f"reading {redact(self.path)} at {start}",
+                            on_retry=self._count_retry)
 
     def _count_retry(self, exc: BaseException) -> None:
         self.retries += 1
 
 
+class SizeUnknown(OSError):
+    """The server does not say how long the file is, so it cannot be read in ranges."""
+
+
 def open_remote(fs: Any, path: str, policy: ReadPolicy, slots: RequestSlots | None = None) -> BlockReader:
-    """A BlockReader over ``path`` of fsspec filesystem ``fs`` (its size asked with retries)."""
+    """A BlockReader over ``path`` of fsspec filesystem ``fs`` (its size asked with retries).
+
+    Raises SizeUnknown when the server gives no size (the caller streams the file instead).
+    """
     slots = slots or RequestSlots(policy.max_requests_per_node)
 
-    def info() -> int:
+    def info() -> int | None:
         with slots.hold():
             size = fs.info(path).get("size")
-        if size is None:
-            raise OSError(f"{path}: the server does not say the file's size, so it cannot be read in ranges")
-        return int(size)
+        return None if size is None else int(size)
 
-    size = with_retries(info, policy, f"size of {path}")
+    size = with_retries(info, policy, f"size of {redact(path)}")
+    if size is None:
+        raise SizeUnknown(f"{redact(path)}: no size given by the server")
     return BlockReader(lambda start, end: fs.cat_file(path, start=start, end=end), size, path, policy, slots)
