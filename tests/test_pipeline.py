@@ -64,3 +64,17 @@ def test_pii_is_masked_in_the_staged_text(tmp_path: Path) -> None:
     staged = pipeline.process([_record(1, text=text)], dump="d", file_path="f").table["text"][0].as_py()
     assert "jane.doe@example.org" not in staged and "93.184.216.34" not in staged
     assert "192.168.0.10" in staged
+
+
+def test_text_is_repaired_for_documents_that_may_be_kept_only(tmp_path: Path) -> None:
+    """ftfy and the symbol-line fix run on documents no rule removed (FineWeb2 repairs kept text);
+    a removed one keeps its extracted text, PII masked all the same."""
+    pipeline = _pipeline(tmp_path, filters={"c4_badwords": {"enabled": True, "bad_words": ["mojibake"]}})
+    broken = "The caf\u00c3\u00a9 opened again. "  # UTF-8 read as Latin-1: ftfy repairs it
+    kept = broken + ENGLISH + "\n| | |\nThe hearing will take place in the hall of the old school, where the plans can be seen."
+    removed = broken + "Its mojibake sign says jane.doe@example.org. " + ENGLISH
+    rows = pipeline.process([_record(1, text=kept), _record(2, text=removed)], dump="d", file_path="f").table.to_pylist()
+    assert rows[0]["filter_reason"] is None
+    assert "caf\u00e9" in rows[0]["text"] and "| | |" not in rows[0]["text"]
+    assert rows[1]["filter_reason"].startswith("c4_badwords")
+    assert "caf\u00c3\u00a9" in rows[1]["text"] and "jane.doe@example.org" not in rows[1]["text"]

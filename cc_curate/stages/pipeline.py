@@ -184,7 +184,9 @@ class DocumentPipeline:
         row["text_hash"] = text_hash(text)
         done = perf_counter()
         times["minhash"] += done - started
-        fixed = remove_symbol_lines(_fix_encoding_lines(text))
+        # FineWeb2 repairs the text of the documents it keeps; one removed by a rule already here
+        # stays removed whatever dedup decides, so its text is published (in _removed) as extracted.
+        fixed = remove_symbol_lines(_fix_encoding_lines(text)) if reason is None else text
         started = perf_counter()
         times["text_fixes"] += started - done
         if params["pii"]["enabled"]:
