@@ -106,9 +106,8 @@ def _is_network_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.EIO)
 
 
-def with_retries(call: Callable[[], T], policy: ReadPolicy, what: str, *, sleep: Callable[[float], None] = time.sleep,
-                 on_retry: Callable[[BaseException], None] | None = None) -> T:
-    """``call()``, tried again after a backoff while it fails with a transient error."""
+def with_retries(call: Callable[[], T], policy: ReadPolicy, what: str) -> T:
+    """``call()``, tried again after a backoff while it fails with a transient error (each retry logged)."""
     attempt = 1
     while True:
         try:
@@ -119,9 +118,7 @@ def with_retries(call: Callable[[], T], policy: ReadPolicy, what: str, *, sleep:
             wait = policy.delay(attempt)
             log.warning("%s: %s: %s; try %d of %d in %.1fs", redact(what), type(exc).__name__, redact(_short(exc)),
                         attempt + 1, policy.max_attempts, wait)
-            if on_retry is not None:
-                on_retry(exc)
-            sleep(wait)
+            time.sleep(wait)
             attempt += 1
 
 
@@ -188,7 +185,7 @@ class BlockReader(io.RawIOBase):
     """A read-only, seekable file over ranged requests; see the module docstring.
 
     ``fetch(start, end)`` returns the bytes [start, end) of the file (fewer at its end) and
-    ``size`` is the file's length in bytes. ``retries`` counts the requests sent again.
+    ``size`` is the file's length in bytes.
     """
 
     def __init__(self, fetch: Callable[[int, int], bytes], size: int, path: str, policy: ReadPolicy,
@@ -199,7 +196,6 @@ class BlockReader(io.RawIOBase):
         self.path = path
         self.policy = policy
         self.slots = slots or RequestSlots(0)
-        self.retries = 0
         self._pos = 0
         self._block_start = 0
         self._block = b""
@@ -260,11 +256,7 @@ class BlockReader(io.RawIOBase):
                 return 0, data
             raise EOFError(f"got {len(data)} of bytes {start}-{end} of {self.path}")  # a body cut short
 
-        return with_retries(one_request, self.policy, f"reading {redact(self.path)} at {start}",
-                            on_retry=self._count_retry)
-
-    def _count_retry(self, exc: BaseException) -> None:
-        self.retries += 1
+        return with_retries(one_request, self.policy, f"reading {redact(self.path)} at {start}")
 
 
 class SizeUnknown(OSError):
