@@ -343,7 +343,7 @@ class TreeMonitor:
         return sum(self.cpu.values())
 
 
-def _become_subreaper() -> bool:
+def become_subreaper() -> bool:
     """Make this process the reaper of its orphaned descendants (Linux), so that the CPU time of
     every process a run starts - even one whose parent died first, as Ray's can - ends up in
     ``getrusage(RUSAGE_CHILDREN)``."""
@@ -362,7 +362,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _reap_descendants(timeout: float = 60.0) -> None:
+def reap_descendants(timeout: float = 60.0) -> None:
     """Wait for the processes a finished run left behind (reparented to us) to exit, and reap them."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -377,7 +377,7 @@ def _reap_descendants(timeout: float = 60.0) -> None:
 
 def run_monitored(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None, probe=None) -> dict:
     """Run ``cmd``; return wall seconds, tree CPU seconds, peaks, and the root process's CPU."""
-    _reap_descendants()
+    reap_descendants()
     cpu_before = _children_cpu()
     started = time.perf_counter()
     with open(log or os.devnull, "w") as out:
@@ -385,7 +385,7 @@ def run_monitored(cmd: list[str], env: dict[str, str] | None = None, log: Path |
         with TreeMonitor(proc.pid, probe=probe) as mon:
             code = proc.wait()
     wall = time.perf_counter() - started
-    _reap_descendants()
+    reap_descendants()
     reaped_cpu = _children_cpu() - cpu_before
     if code != 0:
         tail = log.read_text()[-3000:] if log else ""
@@ -774,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
         md_path.write_text(_splice(md_path.read_text() if md_path.exists() else "", text))
         print(f"[bench] wrote {md_path} from {args.from_json}", file=sys.stderr)
         return 0
-    if not _become_subreaper():
+    if not become_subreaper():
         print("[bench] note: not a subreaper; CPU of orphaned processes may be missed", file=sys.stderr)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="cc-bench-"))
     work.mkdir(parents=True, exist_ok=True)

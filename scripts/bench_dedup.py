@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import become_subreaper, reap_descendants  # noqa: E402  (scripts/bench.py, beside this file)
 from cc_curate.dedup.hashing import mix64  # noqa: E402
 from cc_curate.output.schema import STAGED  # noqa: E402
 from cc_curate.stages.minhash import (  # noqa: E402
@@ -596,28 +597,6 @@ def run_whole(folder: Path) -> dict:
     }
 
 
-def _become_subreaper() -> bool:
-    """Orphaned descendants (Ray's, datatrove's forkserver) are reparented to, and reaped by, this
-    process, so ``RUSAGE_CHILDREN`` counts the CPU of every process a run starts (Linux)."""
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        return False
-
-
-def _reap(timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.1)
-
-
 def _cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a live process (its own, not its children's)."""
     try:
@@ -647,7 +626,7 @@ def monitored(cmd: list[str], log: Path) -> dict:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return usage.ru_utime + usage.ru_stime
 
-    _reap()
+    reap_descendants()
     cpu_before = children_cpu()
     peaks: dict[int, int] = {}
     sampled: dict[int, float] = {}  # last CPU seen per process: a floor if reaping misses some
@@ -668,7 +647,7 @@ def monitored(cmd: list[str], log: Path) -> dict:
         wall = time.perf_counter() - started
         out.seek(0)
         stdout = out.read()
-    _reap()
+    reap_descendants()
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[:3]} failed:\n{log.read_text()[-4000:]}")
     return {
@@ -836,7 +815,7 @@ def bench_whole(shared: Path, scratch: Path, datatrove_python: str | None, reps:
     corpus["build_seconds"] = time.perf_counter() - started
     script = scratch / "datatrove_dedup.py"
     script.write_text(DATATROVE_DEDUP_SCRIPT)
-    if not _become_subreaper():
+    if not become_subreaper():
         print("note: not a subreaper; CPU of orphaned processes may be missed", file=sys.stderr)
     systems = ["cc_curate"] + (["datatrove"] if datatrove_python else [])
     runs: dict[str, list[dict]] = {s: [] for s in systems}

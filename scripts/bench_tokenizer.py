@@ -15,7 +15,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -88,7 +87,7 @@ def main() -> None:
     chars = sum(map(len, texts))
     report = io.StringIO()
     print(f"texts: {len(texts)} UDHR declarations, {chars:,} characters", file=report)
-    print(f"| tokenizer | best seconds | MB/s | tokens |\n|---|---:|---:|---:|", file=report)
+    print("| tokenizer | best seconds | MB/s | tokens |\n|---|---:|---:|---:|", file=report)
     for name, seconds in (("cc_curate built-in (`unicode`)", ours_best), ("spaCy `xx` (multilingual)", spacy_best)):
         key = "cc_curate" if name.startswith("cc_curate") else "spacy"
         print(f"| {name} | {seconds:.3f} | {chars / seconds / 1e6:.2f} | {tokens[key]:,} |", file=report)
