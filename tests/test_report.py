@@ -33,8 +33,10 @@ from cc_curate.recipe import load_recipe
 from cc_curate.report import charts
 from cc_curate.report import html as report_html
 from cc_curate.report.charts import BAR_COLOR, Threshold
-from cc_curate.report.html import build_report, funnel_steps, thresholds_for
+from cc_curate.report.html import build_report, funnel_steps
+from cc_curate.report.run_data import thresholds_for
 from cc_curate.report.stats import build_stats, write_stats
+from cc_curate.stages.filters.signals import SIGNAL_THRESHOLDS
 
 from .conftest import REPO_ROOT
 
@@ -281,7 +283,7 @@ def test_every_filter_signal_has_its_thresholds() -> None:
         assert filters.FILTERS[name](text, words, params["filters"][name], signals) is None, name
     assert len(signals) >= 20  # every rule ran: the text passes them all
     missing = [name for name in signals if not thresholds_for(name, copy.deepcopy(params))
-               and name not in report_html.SIGNAL_THRESHOLDS]
+               and name not in SIGNAL_THRESHOLDS]
     assert not missing, f"signals the report cannot draw thresholds for: {missing}"
 
 

@@ -10,26 +10,36 @@ referenced by relative paths, so the folder can be copied, zipped or served as i
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from cc_curate.errors import UserError
-from cc_curate.output.schema import DUPLICATE_REASON, PRE_DEDUP_REASONS, UNDETERMINED_LANG
-from cc_curate.output.staging import QUARANTINE_SHARDS, quarantine_records_path, read_ledger
+from cc_curate.output.schema import DUPLICATE_REASON, UNDETERMINED_LANG
+from cc_curate.output.staging import QUARANTINE_SHARDS, read_ledger
 from cc_curate.output.storage import Storage
-from cc_curate.recipe import Recipe, RecipeError, load_recipe
+from cc_curate.recipe import Recipe
 from cc_curate.report import charts
-from cc_curate.stages.filters.signals import NGRAM_SIGNAL, NGRAM_THRESHOLDS, SIGNAL_THRESHOLDS
-from cc_curate.report.charts import Threshold
-from cc_curate.report.estimate import EstimateError, extrapolate, flatten, output_bytes, render_estimate
+from cc_curate.report.estimate import (
+    EstimateError,
+    extrapolate,
+    flatten,
+    output_bytes,
+    render_estimate,
+)
+from cc_curate.report.run_data import (
+    NOT_QUALITY,
+    QUARANTINE_FILES,
+    SAMPLE_ROWS,
+    load_run_recipe,
+    parquet_files,
+    quarantined_records,
+    sample_rows,
+    signal_sample,
+    thresholds_for,
+)
 
 REPORT_DIR = "report"
 TOP_LANGUAGES = 20  # languages in the bar charts and the heat map
@@ -37,21 +47,9 @@ TOP_REASONS = 15  # rules (columns) in the heat map
 SIGNAL_LANGUAGES = 6  # languages that get a filter-signal figure
 LID_LANGUAGES = 12
 CLUSTER_LANGUAGES = 10
-SAMPLE_ROWS = 20_000  # rows read per language for distributions
-SAMPLE_SHARDS = 32  # staged shards a language's sample is spread over
 TABLE_LANGUAGES = 100
 EMPTY_LANGUAGES_LISTED = 300  # languages that kept nothing, named in one line
-QUARANTINE_ROWS = 200
-QUARANTINE_FILES = 500  # shards' quarantine files read for the table
 UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
-# Which recipe thresholds each filter signal is tested against, as cc_curate/stages/filters
-# tests them: signal -> [(filter section, recipe key, bound)]; "min": documents below are removed.
-# Keep in step with the filters (tests/test_report.py checks every signal they write is here).
-ZERO_DISABLES = frozenset({"gopher_repetition", "gopher_quality"})
-# Reasons that are not a quality rule (decided before, or by dedup): documents removed for these
-# are left out of the signal charts' "removed by a quality rule".
-NOT_QUALITY = frozenset(PRE_DEDUP_REASONS | {"language_not_selected", DUPLICATE_REASON})
-Signals = dict[str, tuple[np.ndarray, np.ndarray]]  # signal -> (values of kept rows, of removed rows)
 
 
 class ReportError(UserError):
@@ -79,7 +77,7 @@ def build_report(output_dir: str, *, storage_options: dict[str, Any] | None = No
     if not storage.exists("stats.json"):
         raise ReportError(f"no stats.json in {output_dir}: the run has not published yet")
     stats = storage.read_json("stats.json")
-    recipe, recipe_note = _load_recipe(stats)
+    recipe, recipe_note = load_run_recipe(stats)
     ledger = read_ledger(storage)
     page = _Page()
     _funnel_section(page, stats)
@@ -215,7 +213,7 @@ def _signals_section(page: _Page, storage: Storage, stats: Mapping[str, Any], le
     langs = [lang for lang, s in sorted(stats["languages"].items(), key=lambda kv: -int(kv[1]["documents"]))
              if lang != UNDETERMINED_LANG][:SIGNAL_LANGUAGES]
     for lang in langs:
-        signals, source = _signal_sample(storage, ledger, lang)
+        signals, source = signal_sample(storage, ledger, lang)
         if not signals:
             continue
         params = recipe.for_language(lang) if recipe else {}
@@ -233,8 +231,8 @@ def _lid_section(page: _Page, storage: Storage, stats: Mapping[str, Any], recipe
              if lang != UNDETERMINED_LANG][:LID_LANGUAGES]
     scores = {}
     for lang in langs:
-        files = _parquet_files(storage, f"data/{lang}/train") + _parquet_files(storage, f"data/{lang}_removed/train")
-        table = _sample(storage, [(f, None) for f in files], ["language_score"], SAMPLE_ROWS)
+        files = parquet_files(storage, f"data/{lang}/train") + parquet_files(storage, f"data/{lang}_removed/train")
+        table = sample_rows(storage, [(f, None) for f in files], ["language_score"], SAMPLE_ROWS)
         values = table["language_score"].to_numpy(zero_copy_only=False).astype(float)
         values = values[~np.isnan(values)]
         if len(values):
@@ -320,7 +318,7 @@ def _estimate_section(page: _Page, storage: Storage, stats: Mapping[str, Any], l
 def _quarantine_section(page: _Page, storage: Storage, stats: Mapping[str, Any], ledger: Mapping[str, Any]) -> None:
     shards = [storage.read_json(f"{QUARANTINE_SHARDS}/{name}") for name in storage.list(QUARANTINE_SHARDS, ".json")]
     shard_rows = [[s.get("shard_id", ""), s.get("path", ""), s.get("error", ""), s.get("at", "")] for s in shards]
-    records, by_reason, partial = _quarantined_records(storage, ledger)
+    records, by_reason, partial = quarantined_records(storage, ledger)
     counted = int(flatten(stats.get("counters", {})).get("records.quarantined", 0))
     body = [
         "<h3>Shards</h3>",
@@ -346,141 +344,6 @@ def _quarantine_section(page: _Page, storage: Storage, stats: Mapping[str, Any],
                            [[q.get("shard", ""), q.get("reason", ""), q.get("url", ""), q.get("id", ""),
                              str(q.get("detail", ""))[:200]] for q in records]))
     page.add("quarantine", "Quarantine", *body)
-
-
-# --- reading ----------------------------------------------------------------------------------
-
-
-def _load_recipe(stats: Mapping[str, Any]) -> tuple[Recipe | None, str]:
-    """The run's recipe (for thresholds), or None and why not."""
-    path = stats.get("run", {}).get("recipe")
-    if not path:
-        return None, "stats.json names no recipe: thresholds are not drawn."
-    try:
-        recipe = load_recipe(path)
-    except (RecipeError, OSError) as exc:
-        return None, f"Recipe {path} could not be loaded ({exc}): thresholds are not drawn."
-    if recipe.sha256 != stats["run"].get("recipe_sha256"):
-        return recipe, f"Recipe {path} changed since the run: the thresholds drawn are the file's current ones."
-    return recipe, ""
-
-
-def _parquet_files(storage: Storage, folder: str) -> list[str]:
-    return [f"{folder}/{name}" for name in storage.list(folder, ".parquet")]
-
-
-def _sample(storage: Storage, pieces: Sequence[tuple[str, Sequence[int] | None]], columns: list[str],
-            limit: int) -> pa.Table:
-    """Up to ``limit`` rows of ``columns``, spread over ``pieces`` (file, row groups or all)."""
-    if len(pieces) > SAMPLE_SHARDS:
-        step = len(pieces) / SAMPLE_SHARDS
-        pieces = [pieces[int(i * step)] for i in range(SAMPLE_SHARDS)]
-    quota = math.ceil(limit / max(len(pieces), 1))
-    parts = []
-    for path, row_groups in pieces:
-        if not storage.exists(path):  # e.g. the staging folder was cleaned up, the ledger kept
-            continue
-        with storage.open(path, "rb") as fh:
-            reader = pq.ParquetFile(fh)
-            if not set(columns) <= set(reader.schema_arrow.names):
-                continue
-            taken = 0
-            for group in row_groups if row_groups is not None else range(reader.num_row_groups):
-                part = reader.read_row_group(group, columns=columns).slice(0, quota - taken)
-                parts.append(part)
-                taken += part.num_rows
-                if taken >= quota:
-                    break
-    return pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.null()) for c in columns})
-
-
-def _signal_sample(storage: Storage, ledger: Mapping[str, Any], lang: str) -> tuple[Signals, str]:
-    """Each signal's values for documents that passed every rule and for those a quality rule removed."""
-    columns = ["filter_reason", "filter_signals"]
-    staged = [(e["rows_file"], e["languages"][lang]["row_groups"])
-              for _, e in sorted(ledger.items()) if lang in e.get("languages", {})]
-    table = _sample(storage, staged, columns, SAMPLE_ROWS)
-    source = (f"{table.num_rows:,} documents sampled from the staged rows of up to {SAMPLE_SHARDS} shards; "
-              "documents removed before the quality rules (URL filter, LID) are left out.")
-    if table.num_rows == 0:
-        files = _parquet_files(storage, f"data/{lang}/train") + _parquet_files(storage, f"data/{lang}_removed/train")
-        table = _sample(storage, [(f, None) for f in files], columns, SAMPLE_ROWS)
-        source = (f"{table.num_rows:,} removed documents from the published files: the staged rows are gone and "
-                  "the kept documents' files have no signals column, so only removed documents are shown.")
-    if table.num_rows == 0:
-        return {}, source
-    reasons = table["filter_reason"].to_pylist()
-    quality = np.array([r is not None and r not in NOT_QUALITY for r in reasons])
-    kept = np.array([r is None for r in reasons])
-    return signal_arrays(table["filter_signals"], kept, quality), source
-
-
-def signal_arrays(column: pa.ChunkedArray, kept: np.ndarray, removed: np.ndarray) -> Signals:
-    """Split a ``filter_signals`` map column into {signal: (values of kept rows, values of removed rows)}."""
-    maps = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if len(maps) == 0:
-        return {}
-    offsets = maps.offsets.to_numpy()
-    start, end = int(offsets[0]), int(offsets[-1])
-    keys = maps.keys.slice(start, end - start).to_numpy(zero_copy_only=False)
-    values = pc.fill_null(maps.items.slice(start, end - start), float("nan")).to_numpy(zero_copy_only=False)
-    rows = np.repeat(np.arange(len(maps)), np.diff(offsets))
-    out = {}
-    for name in np.unique(keys):
-        mine = (keys == name) & ~np.isnan(values)
-        pair = (values[mine & kept[rows]], values[mine & removed[rows]])
-        if len(pair[0]) or len(pair[1]):
-            out[str(name)] = pair
-    return out
-
-
-def thresholds_for(signal: str, params: Mapping[str, Any]) -> list[Threshold]:
-    """The recipe thresholds that ``signal`` is tested against, as the filters test them.
-
-    Rules that are off are not drawn: a disabled filter section, a value of -1 (or null), and 0
-    in the Gopher sections (where the filters treat 0 as "off", as datatrove does).
-    """
-    filters = params.get("filters", {})
-    match = NGRAM_SIGNAL.fullmatch(signal)
-    if match:
-        section, key = NGRAM_THRESHOLDS[match.group("kind")]
-        limits = {int(n): v for n, v in filters.get(section, {}).get(key) or []}
-        rules = [(section, f"{key}[{match.group('n')}]", "max", limits.get(int(match.group("n"))))]
-    else:
-        rules = [(section, key, bound, filters.get(section, {}).get(key))
-                 for section, key, bound in SIGNAL_THRESHOLDS.get(signal, ())]
-    found = []
-    for section, key, bound, value in rules:
-        off = value is None or value == -1 or (value == 0 and section in ZERO_DISABLES)
-        if filters.get(section, {}).get("enabled", False) and not off:
-            found.append(Threshold(key, float(value), bound))
-    return found
-
-
-def _quarantined_records(
-    storage: Storage, ledger: Mapping[str, Any]
-) -> tuple[list[dict[str, Any]], dict[str, int], bool]:
-    """The first QUARANTINE_ROWS quarantined records, the count per reason, and whether files were left unread.
-
-    Reads at most QUARANTINE_FILES files (one request each on an object store).
-    """
-    shown: list[dict[str, Any]] = []
-    by_reason: dict[str, int] = {}
-    paths = [(e["shard_id"], quarantine_records_path(e["shard_id"]))
-             for _, e in sorted(ledger.items()) if e.get("quarantine_file")]
-    for shard, path in paths[:QUARANTINE_FILES]:
-        if not storage.exists(path):
-            continue
-        with storage.open(path, "rb") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                record = json.loads(line)
-                record.setdefault("shard", shard)
-                by_reason[record.get("reason", "")] = by_reason.get(record.get("reason", ""), 0) + 1
-                if len(shown) < QUARANTINE_ROWS:
-                    shown.append(record)
-    return shown, by_reason, len(paths) > QUARANTINE_FILES
 
 
 # --- HTML -------------------------------------------------------------------------------------
