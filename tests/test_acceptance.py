@@ -2,7 +2,8 @@
 
 2,214 real pages (UDHR in 448 languages plus extraction benchmarks). At least 40 language
 partitions are published, and of the UDHR pages whose language lid.176 can name, at least 75%
-land in their language's partition (lid.176 alone, on the extracted text, gets about 78%).
+land in their language's partition (lid.176 alone, on the extracted text, gets about 78%). The
+report the run built renders in a real Chromium with its charts (screenshot checked).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO_ROOT
+from .test_report import check_in_browser
 from .test_run import cc_curate
 
 pytestmark = pytest.mark.slow
@@ -36,5 +38,6 @@ def test_realpages_fineweb2_run(tmp_path: Path, shared_data: Path) -> None:
     result = _check_realpages()(out, shared_data)
     assert result["partitions_kept"] >= 40, result
     assert result["right_partition_rate"] >= 0.75, result
+    check_in_browser(out / "report" / "index.html", tmp_path)
     again = cc_curate("run", "recipes/fineweb2.yaml", "--input", str(warc), "--output", str(out))
     assert "nothing to do" in again.stderr

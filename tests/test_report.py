@@ -407,19 +407,12 @@ def test_report_in_chromium(report: Path, tmp_path: Path) -> None:
         shutil.copy(shot, keep)
 
 
-# --- on a real pipeline output (runs once the pipeline stages have landed) --------------------
+# --- on a real pipeline output ---------------------------------------------------------------
 
 
 @pytest.mark.slow
 def test_report_on_real_pipeline_output(tmp_path: Path, shared_data: Path) -> None:
-    """REAL RUN: the whole pipeline on genuine Common Crawl WARC samples, then the report in Chromium.
-
-    Skips while the pipeline's stage modules are still missing from the checkout.
-    """
-    try:
-        import cc_curate.runtime.shard_task  # noqa: F401  (imports every pipeline stage)
-    except ImportError as exc:
-        pytest.skip(f"pipeline not complete yet: {exc}")
+    """The whole pipeline on genuine Common Crawl WARC samples, then the report in Chromium."""
     out = tmp_path / "out"
     samples = shared_data / "cc_warc_samples"
     args = [sys.executable, "-m", "cc_curate.cli", "run", str(RECIPE), "--output", str(out), "--workers", "2",
