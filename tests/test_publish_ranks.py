@@ -2,7 +2,8 @@
 
 The same input is published once with one task per language and once with at most 7 documents
 per task; the documents, their decisions, the statistics and the rehydration distributions and
-weights must be the same; only the files differ (one per rank).
+weights must be the same; only the files differ (one series per rank), and the split language's
+rows were shuffled by rank once, so that each rank reads only its own.
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ def test_a_language_split_into_ranks_publishes_the_same_release(tmp_path: Path, 
     for lang in stats[0]:
         assert {k: v for k, v in stats[0][lang].items() if k != "files"} == \
                {k: v for k, v in stats[1][lang].items() if k != "files"}
+    # the split language was shuffled once: every row in one file, one rank per row group
+    shuffled = sorted((split / "_publish" / "eng_Latn").glob("*.parquet"))
+    assert sum(pq.ParquetFile(p).metadata.num_rows for p in shuffled) == stats[1]["eng_Latn"]["documents"]
+    ranks = -(-stats[1]["eng_Latn"]["documents"] // 7)
+    for path in shuffled:
+        staged = pq.ParquetFile(path)
+        for group in range(staged.num_row_groups):
+            assert len(set(rank_of(staged.read_row_group(group, columns=["id"])["id"], ranks))) == 1
     distributions = [(out / "rehydration" / "distributions" / "eng_Latn.json").read_text() for out in (whole, split)]
     assert json.loads(distributions[0]) == json.loads(distributions[1])
 

@@ -1,9 +1,11 @@
 """After every shard is committed: per-language dedup, then publish tasks per language.
 
 A language of more than ``runtime.docs_per_publish_task`` documents is published by several
-tasks (ranks), each reading only its rank's rows, so no process holds a whole large language.
-Its rehydration distribution needs every rank's counts: for such a language a first, light
-wave of tasks reads three columns and returns per-cluster-size counts, which the driver merges.
+tasks (ranks), so no process holds a whole large language. Its staged rows are first shuffled
+by rank (one task per group of staged row groups of at most that many rows writes
+``_publish/{lang}/{part}.parquet`` with one row group per rank), so each rank then reads its own
+rows and nothing else. Its rehydration distribution needs every rank's counts: a light wave of
+tasks reads three columns of each rank and returns per-cluster-size counts, which the driver merges.
 Tasks receive paths and row-group lists, read what they need from the staged files themselves,
 and return only statistics.
 """
@@ -14,6 +16,7 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
@@ -28,11 +31,12 @@ from cc_curate.dedup.rehydration import (
 from cc_curate.errors import UserError
 from cc_curate.output.publish import apply_decisions, clear_language, merge_language_stats, publish_language, rank_of
 from cc_curate.output.schema import STAGED
-from cc_curate.output.staging import LanguageSlice, slices_by_language
+from cc_curate.output.staging import LanguageSlice, read_slices, slices_by_language
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 
 DEDUP_WORK = "_dedup"
+PUBLISH_WORK = "_publish"  # split languages' rows, shuffled by publish rank
 # The release's MinHash band index: `--dedup-against` a previous output reads it from there.
 MINHASH_INDEX = "_index/minhash"
 # Per language: cluster size -> share removed by the quality filters (FineWeb2's distributions).
@@ -57,15 +61,16 @@ def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str,
     retries = recipe.settings["runtime"]["max_retries"]
     per_task = recipe.settings["runtime"]["docs_per_publish_task"]
     ranks = {lang: max(1, math.ceil(sum(s.rows for s in lang_slices) / per_task)) for lang, lang_slices in slices.items()}
-    weights = _split_language_weights(storage, recipe, slices, decisions, ranks)
+    by_rank = _shuffle_by_rank(storage, recipe, slices, ranks)
+    weights = _split_language_weights(storage, recipe, by_rank, decisions, ranks)
     for lang in sorted(slices):
         clear_language(storage, lang)
     task = ray.remote(_publish_one).options(num_cpus=1, max_retries=retries, retry_exceptions=True)
     recipe_ref = ray.put(recipe)
     refs = {
-        (lang, rank): task.remote(output, options, lang, lang_slices, decisions.get(lang), recipe_ref,
+        (lang, rank): task.remote(output, options, lang, by_rank[lang][rank], decisions.get(lang), recipe_ref,
                                   rank, ranks[lang], weights.get(lang))
-        for lang, lang_slices in sorted(slices.items())
+        for lang in sorted(slices)
         for rank in range(ranks[lang])
     }
     parts: dict[str, list[dict[str, Any]]] = {}
@@ -77,7 +82,7 @@ def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str,
     return languages, timings
 
 
-def _split_language_weights(storage: Storage, recipe: Recipe, slices: dict[str, list[LanguageSlice]],
+def _split_language_weights(storage: Storage, recipe: Recipe, by_rank: dict[str, list[list[LanguageSlice]]],
                             decisions: dict[str, str], ranks: dict[str, int]) -> dict[str, dict[int, int]]:
     """Rehydration weights of the deduplicated languages published by several ranks (their
     distributions are written here); a one-rank language's task computes its own."""
@@ -87,7 +92,7 @@ def _split_language_weights(storage: Storage, recipe: Recipe, slices: dict[str, 
     options = recipe.settings["input"]["storage_options"] or None
     task = ray.remote(_count_one).options(num_cpus=1, max_retries=recipe.settings["runtime"]["max_retries"],
                                           retry_exceptions=True)
-    refs = {(lang, rank): task.remote(storage.url, options, slices[lang], decisions[lang], rank, ranks[lang])
+    refs = {(lang, rank): task.remote(storage.url, options, by_rank[lang][rank], decisions[lang], rank, ranks[lang])
             for lang in split for rank in range(ranks[lang])}
     counts: dict[str, list[SizeCounts]] = {}
     for (lang, _), part in zip(refs, ray.get(list(refs.values()))):
@@ -101,6 +106,61 @@ def _split_language_weights(storage: Storage, recipe: Recipe, slices: dict[str, 
         if output["rehydration"] != "none":
             weights[lang] = weights_from_distribution(distribution, output["max_copies"])
     return weights
+
+
+def _shuffle_by_rank(storage: Storage, recipe: Recipe, slices: dict[str, list[LanguageSlice]],
+                     ranks: dict[str, int]) -> dict[str, list[list[LanguageSlice]]]:
+    """For each language, the row groups each of its ranks reads: the staged ones for a one-rank
+    language; for a split one, those the shuffle wrote for that rank."""
+    by_rank = {lang: [lang_slices] for lang, lang_slices in slices.items() if ranks[lang] == 1}
+    split = sorted(lang for lang, n in ranks.items() if n > 1)
+    storage.remove(PUBLISH_WORK, recursive=True)
+    if not split:
+        return by_rank
+    per_task = recipe.settings["runtime"]["docs_per_publish_task"]
+    task = ray.remote(_shuffle_part).options(num_cpus=1, max_retries=recipe.settings["runtime"]["max_retries"],
+                                             retry_exceptions=True)
+    options = recipe.settings["input"]["storage_options"] or None
+    refs = {(lang, part): task.remote(storage.url, options, f"{PUBLISH_WORK}/{lang}/{part:05d}.parquet",
+                                      pieces, ranks[lang])
+            for lang in split for part, pieces in enumerate(_parts(slices[lang], per_task))}
+    for lang in split:
+        by_rank[lang] = [[] for _ in range(ranks[lang])]
+    for (lang, _), written in zip(refs, ray.get(list(refs.values()))):
+        for rank, piece in written.items():
+            by_rank[lang][rank].append(piece)
+    return by_rank
+
+
+def _parts(slices: list[LanguageSlice], rows: int) -> list[list[LanguageSlice]]:
+    """``slices`` in consecutive groups of at most ``rows`` rows (or one slice, if larger)."""
+    parts: list[list[LanguageSlice]] = [[]]
+    held = 0
+    for piece in slices:
+        if parts[-1] and held + piece.rows > rows:
+            parts.append([])
+            held = 0
+        parts[-1].append(piece)
+        held += piece.rows
+    return parts
+
+
+def _shuffle_part(output: str, storage_options: dict | None, target: str, pieces: list[LanguageSlice],
+                  ranks: int) -> dict[int, LanguageSlice]:
+    """Write the rows of ``pieces`` to ``target``, one row group per rank; where each rank's rows are."""
+    storage = Storage(output, storage_options)
+    table = read_slices(storage, pieces)
+    order = rank_of(table["id"], ranks)
+    table = table.append_column("_rank", pa.array(order)).sort_by([("_rank", "ascending")])
+    rank_column = table["_rank"].to_numpy()
+    table = table.drop_columns(["_rank"])
+    written: dict[int, LanguageSlice] = {}
+    with storage.open(target, "wb") as fh, pq.ParquetWriter(fh, STAGED) as writer:
+        for rank in np.unique(rank_column):
+            start, end = np.searchsorted(rank_column, [rank, rank + 1])
+            writer.write_table(table.slice(int(start), int(end - start)), row_group_size=max(1, int(end - start)))
+            written[int(rank)] = LanguageSlice(target, (len(written),), int(end - start))
+    return written
 
 
 def _dedup(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]],
@@ -141,7 +201,7 @@ def _publish_one(
     """Publish rank ``rank`` of ``ranks`` of one language. ``weights``: the language's rehydration
     weights when it has several ranks (None: this one-rank task computes them from its rows)."""
     storage = Storage(output, storage_options)
-    table = apply_decisions(_read_rank(storage, slices, rank, ranks), _read_decisions(storage, decisions_path, rank, ranks))
+    table = apply_decisions(read_slices(storage, slices), _read_decisions(storage, decisions_path, rank, ranks))
     settings = recipe.for_language(lang)
     if ranks == 1 and decisions_path is not None:
         counts = counts_from_table(table)
@@ -159,23 +219,8 @@ def _count_one(output: str, storage_options: dict | None, slices: list[LanguageS
                rank: int, ranks: int) -> SizeCounts | None:
     """Per-cluster-size counts of one rank of a language: reads only the columns decisions need."""
     storage = Storage(output, storage_options)
-    table = _read_rank(storage, slices, rank, ranks, columns=["id", "file_path", "filter_reason"])
+    table = read_slices(storage, slices, columns=["id", "file_path", "filter_reason"])
     return counts_from_table(apply_decisions(table, _read_decisions(storage, decisions_path, rank, ranks)))
-
-
-def _read_rank(storage: Storage, slices: list[LanguageSlice], rank: int, ranks: int,
-               columns: list[str] | None = None) -> pa.Table:
-    """The rows of one rank from the language's staged row groups, one row group at a time."""
-    parts = []
-    for piece in slices:
-        with storage.open(piece.file, "rb") as fh:
-            staged = pq.ParquetFile(fh)
-            for group in piece.row_groups:
-                rows = staged.read_row_group(group, columns=columns)
-                parts.append(rows if ranks == 1 else rows.filter(pa.array(rank_of(rows["id"], ranks) == rank)))
-    if not parts:
-        return (STAGED if columns is None else pa.schema([STAGED.field(c) for c in columns])).empty_table()
-    return pa.concat_tables(parts)
 
 
 def _read_decisions(storage: Storage, path: str | None, rank: int, ranks: int) -> pa.Table | None:
