@@ -151,15 +151,15 @@ def _shuffle_part(output: str, storage_options: dict | None, target: str, pieces
     storage = Storage(output, storage_options)
     table = read_slices(storage, pieces)
     order = rank_of(table["id"], ranks)
-    table = table.append_column("_rank", pa.array(order)).sort_by([("_rank", "ascending")])
-    rank_column = table["_rank"].to_numpy()
-    table = table.drop_columns(["_rank"])
+    by_rank = np.argsort(order, kind="stable")  # row numbers, rank by rank
+    bounds = np.searchsorted(order[by_rank], np.arange(ranks + 1))
     written: dict[int, LanguageSlice] = {}
     with storage.open(target, "wb") as fh, pq.ParquetWriter(fh, STAGED) as writer:
-        for rank in np.unique(rank_column):
-            start, end = np.searchsorted(rank_column, [rank, rank + 1])
-            writer.write_table(table.slice(int(start), int(end - start)), row_group_size=max(1, int(end - start)))
-            written[int(rank)] = LanguageSlice(target, (len(written),), int(end - start))
+        for rank in range(ranks):
+            start, end = int(bounds[rank]), int(bounds[rank + 1])
+            if end > start:  # one rank's rows at a time: the part is never copied whole
+                writer.write_table(table.take(pa.array(by_rank[start:end])), row_group_size=end - start)
+                written[rank] = LanguageSlice(target, (len(written),), end - start)
     return written
 
 
