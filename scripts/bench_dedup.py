@@ -65,7 +65,7 @@ from cc_curate.stages.minhash import (  # noqa: E402
 PARAMS = {"n_grams": 5, "num_buckets": 14, "hashes_per_bucket": 8, "seed": 1}
 DOCS_PER_FILE = 10_000
 DOCS_PER_PARTITION = 25_000
-DOCS_PER_PUBLISH_TASK = 50_000
+DOCS_PER_PUBLISH_TASK = 10_000  # below the 1x corpus's largest language: both scales are split
 WORDS_PER_DOC = 60
 LANGS = np.array(["eng_Latn", "rus_Cyrl", "deu_Latn", "tha_Thai"])
 
@@ -1076,9 +1076,9 @@ def report(signatures: dict, scaling: dict, docs: int, whole: dict) -> str:
         "",
         f"Growth from 1x to 10x: driver {growth['driver_peak']:.2f}x, largest worker {growth['worker_peak']:.2f}x "
         "(target: under 1.5x). A publish task holds one rank of one language, at most `docs_per_publish_task` "
-        "documents: at 1x the largest language fits in one rank smaller than that, at 10x it is split into "
-        "ranks close to it, which is where the worker's growth comes from; past that size a larger corpus adds "
-        "ranks, not memory. The dedup tasks hold one partition each, whatever the corpus.",
+        "documents (set below the 1x corpus's largest language, so that both corpora are published in ranks, "
+        "their rows shuffled by rank first), and a dedup task one partition: a larger corpus adds ranks and "
+        "partitions, not memory.",
     ]
     lines += report_whole(whole)
     return "\n".join(lines)
