@@ -25,6 +25,7 @@ from cc_curate.output.schema import (
     DUPLICATE_REASON,
     PRE_DEDUP_REASONS,
     REMOVED,
+    check_language,
     published_schema,
 )
 from cc_curate.output.storage import Storage
@@ -92,6 +93,7 @@ def publish_language(
     rank: int = 0,
 ) -> dict[str, Any]:
     """Write one language's kept and removed files; return its statistics."""
+    check_language(lang)
     output = settings["output"]
     kept_mask = pc.is_null(table["filter_reason"])
     kept = table.filter(kept_mask)
@@ -131,6 +133,7 @@ def rank_of(ids: pa.Array | pa.ChunkedArray, ranks: int) -> np.ndarray:
 
 def clear_language(storage: Storage, lang: str) -> None:
     """Remove a language's published files: a re-publish replaces them wholesale (before any rank writes)."""
+    check_language(lang)
     for folder in (f"data/{lang}/train", f"data/{lang}_removed/train"):
         storage.remove(folder, recursive=True)
 

@@ -13,7 +13,11 @@ removed rows all produce files with identical schemas (never inferred from a fir
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
+
+from cc_curate.errors import UserError
 
 # FineWeb2's published columns, in its order.
 FINEWEB2_FIELDS: list[pa.Field] = [
@@ -62,6 +66,26 @@ DUPLICATE_REASON = "duplicate"
 
 # Language key for rows that never reached language ID (e.g. URL-filtered before extraction).
 UNDETERMINED_LANG = "und_Zyyy"
+
+# A language key, as it becomes a folder name (``data/{lang}/``, ``data/{lang}_removed/``, dedup
+# and publish work files): ``{iso639_3}_{Script}`` and nothing else, so no label can name a path
+# outside the output. Checked where a label leaves LID (stages/lid.py maps any other label to
+# und_Zyyy) and again before a language name touches storage (``check_language``).
+LANGUAGE_KEY = re.compile(r"[a-z]{2,3}_[A-Z][a-z]{3}")
+
+
+class UnsafeLanguageName(UserError, ValueError):
+    """A language key that is not ``{iso639_3}_{Script}``: refused before it becomes a path."""
+
+
+def check_language(lang: object) -> str:
+    """``lang`` if it is a safe language key (LANGUAGE_KEY); else UnsafeLanguageName, nothing written."""
+    if not isinstance(lang, str) or not LANGUAGE_KEY.fullmatch(lang):
+        raise UnsafeLanguageName(
+            f"refusing language partition {str(lang)[:80]!r}: not an {{iso639_3}}_{{Script}} name "
+            "(a language ID model with unexpected labels?); nothing was written for it"
+        )
+    return lang
 
 
 def empty_table(schema: pa.Schema) -> pa.Table:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cc_curate.output.schema import STAGED
+from cc_curate.output.schema import STAGED, check_language
 from cc_curate.output.storage import Storage
 
 LEDGER = "_ledger"
@@ -85,12 +85,13 @@ def commit_shard(
     tables = list(tables)
     table = pa.concat_tables(tables) if tables else STAGED.empty_table()
     table = table.sort_by([("lang", "ascending"), ("id", "ascending")])
+    order = [check_language(lang) for lang in _languages_in_order(table)]  # before anything is written
     languages: dict[str, dict[str, Any]] = {}
     rows_file = f"{prefix}/rows.parquet"
     with storage.open(rows_file, "wb") as fh, pq.ParquetWriter(
         fh, STAGED, compression=None if compression == "none" else compression
     ) as writer:
-        for index, lang in enumerate(_languages_in_order(table)):
+        for index, lang in enumerate(order):
             part = table.filter(pc.equal(table["lang"], lang))
             writer.write_table(part, row_group_size=max(1, part.num_rows))
             languages[lang] = {"row_groups": [index], "rows": part.num_rows}

@@ -191,4 +191,5 @@ QUARANTINE_LOG_LINES = 100  # quarantined records named in a shard log (all are 
 
 
 # Skipped records that are damage (worth a look), as opposed to ordinary non-HTML traffic.
-QUARANTINED_SKIPS = frozenset({"corrupt_record", "truncated", "charset_failed", "payload_too_large"})
+QUARANTINED_SKIPS = frozenset({"corrupt_record", "truncated", "charset_failed", "payload_too_large",
+                               "unrepresentable"})

@@ -14,6 +14,7 @@ from cc_curate.sources.inputs import (
     RawRecord,
     Shard,
     SkippedRecord,
+    checked,
     open_input,
     resolve_inputs,
 )
@@ -46,7 +47,8 @@ def iter_records(
     (WARC ``warcinfo`` records describe the file, not a capture, and are not yielded.) An
     unreadable stretch of a file yields one ``corrupt_record``; a file that cannot be read to its
     end yields one final ``truncated``. ``max_records`` caps the items yielded. Bad content never
-    raises (see SKIP_REASONS); a missing or unreachable input raises OSError, which the runtime
+    raises (see SKIP_REASONS): a record with a field that cannot be written (not valid Unicode) is
+    ``unrepresentable``; a missing or unreachable input raises OSError, which the runtime
     retries. Remote inputs are read as ``read_policy`` says (sources/remote.py): a failed
     request is retried for its byte range, so reading resumes mid-file.
     """
@@ -55,9 +57,9 @@ def iter_records(
     read = _READERS.get(shard.kind)
     if read is None:
         raise InputError(f"shard {shard.shard_id}: unknown kind {shard.kind!r}")
-    with open_input(shard.path, storage_options, policy=read_policy) as raw:
+    with open_input(shard.source, storage_options, policy=read_policy) as raw:
         for count, item in enumerate(read(raw, shard, max_payload_bytes=max_payload_bytes), start=1):
-            yield item
+            yield checked(item)
             if max_records is not None and count >= max_records:
                 return
 

