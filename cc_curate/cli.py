@@ -17,32 +17,67 @@ from rich.table import Table
 from cc_curate import __version__
 from cc_curate.errors import UserError
 from cc_curate.recipe import RecipeError, load_recipe
+from cc_curate.redaction import redact
 
 USER_ERROR = 2
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the library's user-facing errors into one clear line and exit code 2."""
+    """Turn the library's user-facing errors into one clear line and exit code 2.
+
+    An error raised inside a Ray task arrives wrapped (``RayTaskError``, whose text is the
+    task's name and traceback): the line says the cause's message. Anything else is a bug and
+    keeps its traceback.
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except RecipeError as exc:
-            _fail(f"recipe error: {exc}")
-        except UserError as exc:
-            _fail(str(exc))
-        except FileNotFoundError as exc:
-            _fail(f"not found: {exc.filename or exc}")
-        except ConnectionError as exc:
-            _fail(f"cannot connect: {exc}")
+        except Exception as exc:  # noqa: BLE001 - sorted right below; bugs are re-raised
+            message = _user_message(_cause(exc))
+            if message is None:
+                raise
+            _fail(message)
 
     return wrapper
 
 
+def _cause(exc: BaseException) -> BaseException:
+    """The exception a Ray task raised, for one that ``ray.get`` re-raised wrapped; else ``exc``."""
+    while type(exc).__module__.startswith("ray.") and isinstance(getattr(exc, "cause", None), BaseException):
+        exc = exc.cause  # type: ignore[attr-defined]
+    return exc
+
+
+def _user_message(exc: BaseException) -> str | None:
+    """The one line for an error the user can act on; None for a bug."""
+    if isinstance(exc, RecipeError):
+        return f"recipe error: {exc}"
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return f"not found: {exc.filename or exc}"
+    if isinstance(exc, ConnectionError):
+        return f"cannot connect: {exc}"
+    return None
+
+
 def _fail(message: str) -> None:
-    click.echo(f"cc-curate: {message}", err=True)
+    first = (message.strip().splitlines() or [""])[0]  # one line, whatever the library said
+    click.echo(f"cc-curate: {redact(first)}", err=True)  # a URL in it keeps no credential
     sys.exit(USER_ERROR)
+
+
+def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--env KEY=VALUE`` options as a dict; a UserError names the one that is not KEY=VALUE."""
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--env {pair}: expected KEY=VALUE")
+        env[key] = value
+    return env
 
 
 @click.group()
@@ -111,7 +146,7 @@ def submit(address: str | None, working_dir: str, pip_specs: tuple[str, ...], en
     """Submit `cc-curate run RUN_ARGS...` to a Ray cluster through the Jobs API."""
     from cc_curate.runtime.submit import JobFailed, follow_hint, normalize_address, submit_run
 
-    env = dict(pair.split("=", 1) for pair in env_pairs)
+    env = _env_pairs(env_pairs)
     target = normalize_address(address)
     try:
         job_id = submit_run(target, list(run_args), working_dir=working_dir, pip=list(pip_specs) or None,

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from cc_curate.errors import UserError
+from cc_curate.redaction import has_credentials, redact
 
 logger = logging.getLogger(__name__)
 
@@ -64,21 +65,57 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "*.parquet",
     "*.warc",
     "*.warc.gz",
+    # secrets: credential files of the usual tools, keys, environment files, infrastructure state
     ".env",
     ".env.*",
+    ".envrc",
     "*.pem",
     "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".ssh",
+    ".gnupg",
+    ".netrc",
+    "_netrc",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+    ".yarnrc.yml",
+    ".s3cfg",
+    ".boto",
+    ".htpasswd",
+    ".pgpass",
+    ".my.cnf",
+    "credentials",
+    "credentials.json",
+    "*credentials*.json",
+    "service-account*.json",
+    "client_secret*.json",
+    "*.tfstate",
+    "*.tfstate.*",
+    ".terraform",
+    "*.tfvars",
+    "secrets.*",
     "auth_token",
     ".ray",
     ".aws",
+    ".azure",
+    ".docker",
+    ".kube",
     ".config/gcloud",
+    ".config/gh",
     "kubeconfig",
 )
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 
 _SECRET_ENV_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|ACCESS_KEY|PRIVATE_KEY|API_KEY)", re.I)
-_URL_WITH_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s@]+@", re.I)
 
 
 class ClusterUnreachable(UserError):
@@ -186,6 +223,22 @@ def _local_output_exclude(run_args: Sequence[str], working_dir: Path) -> list[st
     return [] if str(rel) == "." else ["/" + rel.as_posix()]
 
 
+def check_run_args(run_args: Sequence[str]) -> None:
+    """Refuse run arguments that hold a URL credential (user info, a signed or token query).
+
+    The arguments become the job's entrypoint and metadata, which Ray keeps and shows in the
+    dashboard and `ray job list`: a secret there is a leaked secret.
+    """
+    for arg in run_args:
+        if has_credentials(arg):
+            raise UnsafeSubmission(
+                f"refusing to submit {redact(arg)!r} with credentials in it: the run's arguments are "
+                "shown in the Ray dashboard; give the cluster access through the recipe's "
+                "input.storage_options or the environment of its nodes (IAM role, service account, "
+                "Kubernetes Secret) and pass the URL without them"
+            )
+
+
 def check_no_credentials(env: dict[str, str] | None, pip: Sequence[str] | None) -> None:
     """Refuse runtime_env content that looks like a credential.
 
@@ -201,7 +254,7 @@ def check_no_credentials(env: dict[str, str] | None, pip: Sequence[str] | None) 
                 "role / service account / Kubernetes Secret instead"
             )
     for value in list((env or {}).values()) + list(pip or []):
-        if _URL_WITH_USERINFO.search(value):
+        if has_credentials(value):
             raise UnsafeSubmission(
                 "refusing to ship a URL with embedded credentials (user:password@host) in the "
                 "job's runtime_env; use a credential helper or an index configured on the image"
@@ -377,9 +430,11 @@ def submit_run(
 
     Re-submitting the same command resumes: the run's ledger (under --output) makes the
     new driver skip every shard that was already committed. A submission is refused while
-    another job on the cluster is still writing to the same --output. Use `follow_hint()` to
+    another job on the cluster is still writing to the same --output, and so are arguments with
+    URL credentials in them (``check_run_args``). Use `follow_hint()` to
     tell the user how to watch the job, `wait_for_job()` to block on it.
     """
+    check_run_args(run_args)
     wd = Path(working_dir).expanduser()
     metadata = {"cc_curate_args": shlex.join(run_args)[:1000]}
     output = _output_arg(run_args)
