@@ -118,6 +118,14 @@ def test_credentials_in_input_urls_reach_no_output_and_no_console(tmp_path: Path
     assert secrets_in(console) == []
 
 
+def test_an_output_url_with_credentials_is_refused(tmp_path: Path) -> None:
+    result = cc_curate("run", "recipes/fast.yaml", "-o", f"s3://{USER}:{PASSWORD}@bucket/out",
+                       "-i", str(tmp_path / "x.warc.gz"), check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("cc-curate: --output s3://bucket/out: credentials in the URL")
+    assert secrets_in((result.stdout + result.stderr).encode()) == []
+
+
 def test_public_url_and_redact() -> None:
     assert public_url("https://u:p@host:8443/a/x.warc.gz") == "https://host:8443/a/x.warc.gz"
     assert public_url("https://h/x.warc.gz?X-Amz-Credential=AK%2F1&X-Amz-Signature=ab&part=2") == (

@@ -29,7 +29,7 @@ from cc_curate.runtime.progress import ShardProgress
 from cc_curate.runtime.publish_task import previous_index, publish_all
 from cc_curate.runtime.shard_task import process_shard
 from cc_curate.sources import Shard, resolve_inputs
-from cc_curate.sources.remote import redact
+from cc_curate.redaction import has_credentials, redact
 
 RUN_MANIFEST = f"{LEDGER}/_run.json"
 PUBLISHED_MARKER = f"{LEDGER}/_published.json"
@@ -72,6 +72,10 @@ class RunSummary:
 def run(options: RunOptions) -> RunSummary:
     """Process every shard not yet committed, then publish. Returns what happened."""
     recipe = options.recipe
+    for flag, url in (("--output", options.output), ("--dedup-against", options.dedup_against or "")):
+        if has_credentials(url):  # the output's URL is written into its own logs and report
+            raise RunError(f"{flag} {redact(url)}: credentials in the URL would be written into the run's "
+                           "files; give them through the recipe's input.storage_options or the environment")
     storage = Storage(options.output, recipe.settings["input"]["storage_options"] or None)
     shards = resolve_inputs(
         options.inputs, snapshot=options.snapshot, max_files=options.max_files,

@@ -104,6 +104,7 @@ SKIP_REASONS: dict[str, str] = {
     "is damaged with nothing readable after); always the last item of its shard, id empty",
 }
 
+
 def checked(item: Item) -> Item:
     """``item`` if every field of it can be written (UTF-8), else an ``unrepresentable`` SkippedRecord.
 
