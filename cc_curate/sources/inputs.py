@@ -96,7 +96,7 @@ SKIP_REASONS: dict[str, str] = {
     "corrupt_record": "an unreadable record or stretch of the file (bad gzip member, invalid WARC "
     "header, junk bytes, malformed HTTP, bad JSON line, unreadable row group); reading went on "
     "after it. id is the record's when known, else empty",
-    "unrepresentable": "a field (id, url, date, text or the decoded page) is not valid Unicode (a lone "
+    "unrepresentable": "a field (id, url, date or text) is not valid Unicode (a lone "
     "surrogate such as a JSON \\udc00 escape; in parquet, a string that is not UTF-8): it cannot be "
     "written to Arrow/Parquet, so the record is quarantined alone. id and url are shown with such "
     "characters escaped",
@@ -106,24 +106,31 @@ SKIP_REASONS: dict[str, str] = {
 
 
 def checked(item: Item) -> Item:
-    """``item`` if every field of it can be written (UTF-8), else an ``unrepresentable`` SkippedRecord.
+    """``item`` if its fields can be written (UTF-8), else an ``unrepresentable`` SkippedRecord.
 
-    The one check every input kind goes through (``iter_records``), so that one bad record is
-    quarantined alone instead of failing its shard's batch when the rows become Arrow. A
-    SkippedRecord keeps its reason; its id, url and detail are made writable.
+    The check every input kind goes through (``iter_records``), so that one bad record is
+    quarantined alone instead of failing its shard's batch when the rows become Arrow. It
+    looks at ``id``, ``url`` and ``date`` (short); a payload is valid by construction where it is
+    decoded from bytes (WARC/WET: invalid bytes become U+FFFD; Parquet: strict), and JSON text,
+    which can hold a lone surrogate escape, is checked by the JSONL reader as it measures it.
+    A SkippedRecord keeps its reason; its id, url and detail are made writable.
     """
     if isinstance(item, SkippedRecord):
         return SkippedRecord(representable(item.id), representable(item.url), item.reason,
                              representable(item.detail))
-    for name in ("id", "url", "date", "html", "text"):
+    for name in ("id", "url", "date"):
         value = getattr(item, name)
-        position = first_surrogate(value) if isinstance(value, str) else None
+        position = first_surrogate(value)
         if position is not None:
-            bad = f"U+{ord(value[position]):04X}"
-            return SkippedRecord(representable(item.id), representable(item.url), "unrepresentable",
-                                 f"`{name}` holds a lone surrogate ({bad} at character {position}), "
-                                 "which is not valid Unicode")
+            return unrepresentable(item.id, item.url, name, value, position)
     return item
+
+
+def unrepresentable(rid: str, url: str, name: str, value: str, position: int) -> SkippedRecord:
+    """The SkippedRecord of a record whose field ``name`` holds a lone surrogate at ``position``."""
+    return SkippedRecord(representable(rid), representable(url), "unrepresentable",
+                         f"`{name}` holds a lone surrogate (U+{ord(value[position]):04X} at character "
+                         f"{position}), which is not valid Unicode")
 
 
 _KIND_SUFFIXES = (

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cc_curate.sources.inputs import Item, RawRecord, Shard, SkippedRecord, file_name
+from cc_curate.sources.inputs import Item, RawRecord, Shard, SkippedRecord, file_name, unrepresentable
 
 _COLUMNS = ("text", "id", "url", "date")
 _TEXT_CHARSET = "utf-8 (text input)"
@@ -109,7 +109,13 @@ def iter_jsonl_items(raw: IO[bytes], shard: Shard, *, max_payload_bytes: int) ->
             yield SkippedRecord(rid, "", "corrupt_record", f"line {line_number}: not a JSON object")
             continue
         text = fields.get("text")
-        size = len(text.encode("utf-8", errors="surrogatepass")) if isinstance(text, str) else None
+        try:
+            size = len(text.encode("utf-8")) if isinstance(text, str) else None
+        except UnicodeEncodeError as exc:  # a "\udc00" escape: not valid Unicode, not writable
+            url = fields.get("url")
+            yield unrepresentable(_item_id(fields, shard, index), url if isinstance(url, str) else "", "text",
+                                  text, exc.start)
+            continue
         yield _item(fields, shard, index, size, max_payload_bytes)
 
 
