@@ -45,8 +45,10 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _cause(exc: BaseException) -> BaseException:
     """The exception a Ray task raised, for one that ``ray.get`` re-raised wrapped; else ``exc``."""
-    while type(exc).__module__.startswith("ray.") and isinstance(getattr(exc, "cause", None), BaseException):
-        exc = exc.cause  # type: ignore[attr-defined]
+    from ray.exceptions import RayTaskError  # here, not at the top: `cc-curate --help` stays fast
+
+    while isinstance(exc, RayTaskError) and isinstance(exc.cause, BaseException):
+        exc = exc.cause
     return exc
 
 

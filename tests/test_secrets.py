@@ -87,6 +87,14 @@ def basic_auth_server(files: dict[str, bytes]) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def readable(path: Path) -> bytes:
+    """A file's bytes, and for Parquet (compressed) also every value it holds, as text."""
+    data = path.read_bytes()
+    if path.suffix == ".parquet":
+        data += json.dumps(pq.read_table(path).to_pylist(), default=str).encode()
+    return data
+
+
 def secrets_in(data: bytes) -> list[str]:
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode())
     return [name for name, secret in (("password", PASSWORD.encode()), ("signature", SIGNATURE.encode()),
@@ -112,7 +120,7 @@ def test_credentials_in_input_urls_reach_no_output_and_no_console(tmp_path: Path
     quarantined = [json.loads(p.read_text()) for p in out.glob("_quarantine/shards/*.json")]
     assert [q["path"] for q in quarantined] == [f"{base}missing.warc.gz?token=REDACTED"]
 
-    leaks = {str(p.relative_to(out)): secrets_in(p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    leaks = {str(p.relative_to(out)): secrets_in(readable(p)) for p in out.rglob("*") if p.is_file()}
     assert {name: found for name, found in leaks.items() if found} == {}
     assert len(leaks) > 10  # the folder really was searched: data, ledger, staging, logs, report, ...
     assert secrets_in(console) == []
