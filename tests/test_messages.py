@@ -9,7 +9,6 @@ kind", echoed with its token.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -52,7 +51,6 @@ def test_an_error_inside_a_ray_task_names_its_cause(tmp_path: Path) -> None:
     staged = next(out.glob("_staging/*/*/rows.parquet"))
     staged.unlink()
     (out / "_ledger" / "_published.json").unlink()  # so that the re-run publishes again
-    shutil.rmtree(out / "data")
 
     result = cc_curate("run", str(preset), "-o", str(out), "-i", str(inputs), "--workers", "1", check=False)
     assert result.returncode == 2, result.stderr[-3000:]
