@@ -22,6 +22,7 @@ from cc_curate.errors import UserError
 from cc_curate.output.staging import LEDGER, QUARANTINE_SHARDS, copy_missing_quarantine, read_ledger
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
+from cc_curate.redaction import has_credentials, redact
 from cc_curate.report.html import build_report
 from cc_curate.report.stats import build_stats, write_stats
 from cc_curate.runtime.logs import FAILED_LOGS, RUN_LOG, driver_log
@@ -29,7 +30,6 @@ from cc_curate.runtime.progress import ShardProgress
 from cc_curate.runtime.publish_task import previous_index, publish_all
 from cc_curate.runtime.shard_task import process_shard
 from cc_curate.sources import Shard, resolve_inputs
-from cc_curate.redaction import has_credentials, redact
 
 RUN_MANIFEST = f"{LEDGER}/_run.json"
 PUBLISHED_MARKER = f"{LEDGER}/_published.json"

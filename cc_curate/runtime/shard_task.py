@@ -20,10 +20,10 @@ from typing import Any
 from cc_curate.output.staging import commit_shard, ledger_path
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
+from cc_curate.redaction import redact
 from cc_curate.report.counters import Counters
 from cc_curate.runtime.logs import SHARD_LOG, attempt_number, captured, failed_log_path, shard_log_path, summary_line
 from cc_curate.sources import RawRecord, ReadPolicy, Shard, SkippedRecord, iter_records
-from cc_curate.redaction import redact
 from cc_curate.stages.pipeline import DocumentPipeline
 
 _PIPELINES: dict[str, DocumentPipeline] = {}

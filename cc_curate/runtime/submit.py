@@ -232,8 +232,8 @@ def check_run_args(run_args: Sequence[str]) -> None:
     for arg in run_args:
         if has_credentials(arg):
             raise UnsafeSubmission(
-                f"refusing to submit {redact(arg)!r} with credentials in it: the run's arguments are "
-                "shown in the Ray dashboard; give the cluster access through the recipe's "
+                f"refusing to submit a run argument with URL credentials ({redact(arg)}): the run's "
+                "arguments are shown in the Ray dashboard; give the cluster access through the recipe's "
                 "input.storage_options or the environment of its nodes (IAM role, service account, "
                 "Kubernetes Secret) and pass the URL without them"
             )
@@ -256,8 +256,9 @@ def check_no_credentials(env: dict[str, str] | None, pip: Sequence[str] | None) 
     for value in list((env or {}).values()) + list(pip or []):
         if has_credentials(value):
             raise UnsafeSubmission(
-                "refusing to ship a URL with embedded credentials (user:password@host) in the "
-                "job's runtime_env; use a credential helper or an index configured on the image"
+                "refusing to ship a URL with embedded credentials (user:password@host, a signed or "
+                "token query) in the job's runtime_env; use a credential helper or an index "
+                "configured on the image"
             )
 
 

@@ -6,10 +6,11 @@ small minimum score is kept in ``top_langs`` as ``{"{lang}_{Script}_score": p}``
 GlotLID with a 0.01 minimum). Labels are normalised to ``{iso639_3}_{Script}`` by
 ``langcodes.normalize_label``, so lid.176 and GlotLID runs produce the same partition names.
 
-A label that does not normalise to a safe ``{iso639_3}_{Script}`` name (``output.schema.LANGUAGE_KEY``;
-a model can carry any label, ``__label__../../x`` included) never becomes a partition: its
-probability counts for ``und_Zyyy``, and a document it makes ``und_Zyyy`` names it in
-``unsafe_label`` (the pipeline counts those as ``lid.unsafe_label``). A model that returns no label at all gives ``und_Zyyy``, score 0.
+A label that does not normalise to a safe ``{iso639_3}_{Script}`` name
+(``output.schema.LANGUAGE_KEY``; a model can carry any label, ``__label__../../x`` included)
+never becomes a partition: its probability counts for ``und_Zyyy``, and a document it makes
+``und_Zyyy`` names it in ``unsafe_label`` (the pipeline counts those as ``lid.unsafe_label``).
+A model that returns no label at all gives ``und_Zyyy``, score 0.
 
 Differences, on purpose: ``max_chars`` may cap how much of a document is scored (datatrove
 scores it all; leave ``max_chars`` unset for that), and the default model is the quantised
