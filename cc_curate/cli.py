@@ -263,6 +263,49 @@ def calibrate(inputs: tuple[str, ...], languages: tuple[str, ...], out_dir: str,
         click.echo(f"{lang}: {sample.documents} documents -> {path}")
 
 
+@main.command()
+@click.argument("releases", nargs=-1, required=True)
+@click.option("--output", "-o", help="Folder (or s3:// prefix) for the mix; not needed with --dry-run.")
+@click.option("--budget", "budget_file", type=click.Path(dir_okay=False), help="Budget YAML (docs/mixing.md).")
+@click.option("--unit", type=click.Choice(["tokens", "words", "documents"]), help="What budgets count.")
+@click.option("--total", help="Total budget, e.g. 2B, 300M or 50000.")
+@click.option("--alpha", type=float, help="Language temperature: p_lang proportional to size^alpha.")
+@click.option("--max-epochs", type=float, help="Most epochs of a language (UniMax cap).")
+@click.option("--score", help="Numeric column to sample by (e.g. quality_score); none: uniform.")
+@click.option("--tau", "taus", type=float, multiple=True, help="Temperature of exp(score/tau); repeat in --dry-run.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of the sampling keys.")
+@click.option("--no-rehydration", is_flag=True, help="Ignore rehydration_copies (each document counts once).")
+@click.option("--dry-run", is_flag=True, help="Print per language the sizes, target, epochs and expected mean score.")
+@click.option("--chart", type=click.Path(dir_okay=False), help="--dry-run: PNG of the score distribution at each --tau.")
+@click.option("--workers", type=click.IntRange(min=1), help="Tasks at once (default: all CPUs).")
+@click.option("--address", help="Ray address to attach to; default: a local Ray.")
+@_user_errors
+def mix(releases: tuple[str, ...], output: str | None, budget_file: str | None, unit: str | None, total: str | None,
+        alpha: float | None, max_epochs: float | None, score: str | None, taus: tuple[float, ...], seed: int | None,
+        no_rehydration: bool, dry_run: bool, chart: str | None, workers: int | None, address: str | None) -> None:
+    """Sample a budgeted training mix from published RELEASES (output folders) into a new release."""
+    from cc_curate.mix.budgets import load_spec
+    from cc_curate.mix.card import budget_warnings, estimate_table, summary_table
+    from cc_curate.mix.run import estimate, mix as run_mix
+
+    if len(taus) > 1 and not dry_run:
+        _fail("give one --tau (several only with --dry-run)")
+    if not dry_run and not output:
+        _fail("give --output for the mix (or --dry-run)")
+    overrides = {"unit": unit, "total": total, "alpha": alpha, "max_epochs": max_epochs, "score": score,
+                 "tau": taus[0] if taus else None, "seed": seed, "rehydrate": False if no_rehydration else None}
+    spec = load_spec(budget_file, overrides)
+    if dry_run:
+        rows = estimate(list(releases), spec, list(taus) or [spec.tau], workers=workers, address=address, chart=chart)
+        Console().print(estimate_table(rows, spec))
+        return
+    summary = run_mix(list(releases), output, spec, workers=workers, address=address,
+                      command=" ".join(["cc-curate", "mix", *sys.argv[2:]]))
+    Console().print(summary_table(summary))
+    for warning in budget_warnings(summary):
+        click.echo(f"cc-curate: {warning}", err=True)
+
+
 @main.command("rehydration-weights")
 @click.option("--distributions", required=True, help="A FineWeb2 distributions folder or {lang}.json file.")
 @click.option("--max-copies", required=True, type=click.IntRange(min=1), help="The most copies of one document.")

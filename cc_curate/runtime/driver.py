@@ -104,7 +104,7 @@ def _run_and_publish(options: RunOptions, shards: list[Shard], todo: list[Shard]
     """Run the shards not yet committed, then publish, write stats and the report."""
     recipe = options.recipe
     wanted = {s.shard_id for s in shards}
-    started_ray = _init_ray(options)
+    started_ray = init_ray(options.workers, options.address)
     try:
         _run_shards(options, todo, storage)
         if todo and len(todo) < len(shards):
@@ -167,18 +167,18 @@ def _already_published(storage: Storage, recipe: Recipe, wanted: set[str]) -> bo
     return marker.get("recipe_sha256") == recipe.sha256 and set(marker.get("shards", [])) == wanted
 
 
-def _init_ray(options: RunOptions) -> bool:
+def init_ray(workers: int | None, address: str | None) -> bool:
     """Connect to (or start) Ray; True if this call started it (and so must stop it)."""
     if ray.is_initialized():  # embedded use: the caller owns Ray
         return False
     quiet = dict(logging_level=logging.WARNING, log_to_driver=True)
-    if options.address is None:
+    if address is None:
         # A local run asks for loopback, but Ray 2.60 binds its gRPC ports on every interface
         # anyway; its token authentication guards them (docs/operations.md, "What is exposed").
-        ray.init(num_cpus=options.workers or os.cpu_count(), include_dashboard=False,
+        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False,
                  _node_ip_address="127.0.0.1", **quiet)
     else:
-        ray.init(address=options.address, **quiet)
+        ray.init(address=address, **quiet)
     return True
 
 
