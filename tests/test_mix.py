@@ -130,6 +130,8 @@ def test_missing_columns_are_one_line_errors(releases: list[str], tmp_path: Path
         mix([no_tokens], str(tmp_path / "a"), MixSpec(unit="tokens", total=1000))
     with pytest.raises(MixInputError, match=r"no column 'quality' to score by \(numeric columns: .*quality_score"):
         estimate(releases, MixSpec(unit="documents", total=10, score="quality", tau=1.0), [1.0])
+    with pytest.raises(MixInputError, match=r"budget for zzz_Latn: no such language in the inputs \(found: aaa_Latn"):
+        estimate(releases, MixSpec(unit="documents", languages={"zzz_Latn": 5}), [None])
     assert not (tmp_path / "a" / "data").exists()
 
 

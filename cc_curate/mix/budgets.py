@@ -137,16 +137,13 @@ class LanguagePlan:
 
 def allocate(spec: MixSpec, available: Mapping[str, int], pool: Mapping[str, int]) -> dict[str, LanguagePlan]:
     """Targets per language: explicit budgets, then UniMax over the others with the rest of the total.
+    Every language of ``spec.languages`` must be in ``available``.
 
     UniMax with a temperature: the languages are visited in increasing order of
     ``cap / weight`` (the smallest first, for alpha <= 1), each gets
     ``min(weight / remaining weight * remaining budget, cap)`` with ``cap = max_epochs * available``
     and ``weight = available ** alpha``; what a capped language leaves goes to the ones after it.
     """
-    unknown = sorted(set(spec.languages) - set(available))
-    if unknown:
-        raise BudgetError(f"budget for {unknown[0]}: no such language in the inputs "
-                          f"(found: {', '.join(sorted(available)) or 'none'})")
     cap = {lang: int(math.floor(spec.max_epochs * n)) for lang, n in available.items()}
     requested: dict[str, int] = dict(spec.languages)
     if spec.total is not None:
@@ -159,6 +156,8 @@ def allocate(spec: MixSpec, available: Mapping[str, int], pool: Mapping[str, int
             requested[lang] = given = min(int(round(share)), cap[lang])  # capped: the rest moves on
             remaining -= given
             weight_left -= weight[lang]
+    for lang in available:  # languages left out (no total, or nothing available) get nothing
+        requested.setdefault(lang, 0)
     plans = {}
     for lang in sorted(requested):
         target = min(requested[lang], cap[lang])

@@ -58,6 +58,7 @@ class LanguageResult:
     documents: int
     units: int
     words_by: str | None
+    schema: pa.Schema  # of the mix's files: the input's, less the rehydration column when applied
     before_docs: np.ndarray  # documents per score bin (input, each document once)
     units_hist: np.ndarray  # units per score bin (rehydration copies counted)
     cost_hist: np.ndarray  # pool cost per score bin
@@ -229,7 +230,7 @@ def ordered_map(fn: Callable[..., Any], calls: Sequence[tuple], max_in_flight: i
         return value
 
     pending: dict[ray.ObjectRef, int] = {}
-    finished: dict[int, Any] = {}
+    finished: dict[int, ray.ObjectRef] = {}
     submitted = consumed = 0
     while consumed < len(calls):
         while submitted < len(calls) and submitted - consumed < max_in_flight:
@@ -237,10 +238,9 @@ def ordered_map(fn: Callable[..., Any], calls: Sequence[tuple], max_in_flight: i
             submitted += 1
         if consumed not in finished:
             ready, _ = ray.wait(list(pending), num_returns=1)
-            index = pending.pop(ready[0])
-            finished[index] = _result(ready[0])
-        while consumed in finished:
-            consume(consumed, finished.pop(consumed))
+            finished[pending.pop(ready[0])] = ready[0]
+        while consumed in finished:  # in call order, errors too: the first failing file is reported
+            consume(consumed, _result(finished.pop(consumed)))
             consumed += 1
 
 
@@ -274,19 +274,19 @@ def plan_mix(run: MixRun) -> tuple[MixOutcome, dict[str, list[SourceFile]]]:
     files = find_files(run.releases)
     if not files:
         raise MixInputError(f"no data/{{lang}}/train/*.parquet files in {', '.join(run.releases)}")
-    if spec.total is None:
-        missing = sorted(set(spec.languages) - set(files))
-        if missing:
-            raise MixInputError(f"budget for {missing[0]}: no such language in the inputs "
-                                f"(found: {', '.join(files)})")
+    missing = sorted(set(spec.languages) - set(files))
+    if missing:
+        raise MixInputError(f"budget for {missing[0]}: no such language in the inputs (found: {', '.join(files)})")
+    if spec.total is None:  # only the languages given budgets
         files = {lang: found for lang, found in files.items() if lang in spec.languages}
     every = [source for found in files.values() for source in found]
     scratch = f"{run.output.rstrip('/')}/{SCRATCH}" if run.output else None
-    scans: list[dict[str, Any]] = [{}] * len(every)
-    run.say(f"scanning {len(every)} files of {len(files)} languages")
-    ordered_map(_scan, [(s, spec, scratch) for s in every], run.max_in_flight, scans.__setitem__)
     sums: dict[str, dict[str, Any]] = {}
-    for source, scan in zip(every, scans):
+    score_range: list[float] = []  # [min, max] over every file
+
+    def fold(index: int, scan: dict[str, Any]) -> None:
+        """Add a file's scan to its language's sums (the driver keeps no per-file results)."""
+        source = every[index]
         lang = sums.setdefault(source.lang, {"documents": 0, "units": 0, "available": 0, "pool": 0,
                                              "files": 0, "schema": scan["schema"], "words_by": set()})
         if output_schema(scan["schema"], spec.rehydrate) != output_schema(lang["schema"], spec.rehydrate):
@@ -297,13 +297,14 @@ def plan_mix(run: MixRun) -> tuple[MixOutcome, dict[str, list[SourceFile]]]:
         lang["files"] += 1
         if scan["words_by"]:
             lang["words_by"].add(scan["words_by"])
+        if scan["score_min"] is not None:
+            score_range[:] = [min(score_range[0], scan["score_min"]), max(score_range[1], scan["score_max"])] \
+                if score_range else [scan["score_min"], scan["score_max"]]
+
+    run.say(f"scanning {len(every)} files of {len(files)} languages")
+    ordered_map(_scan, [(s, spec, scratch) for s in every], run.max_in_flight, fold)
     plans = allocate(spec, {k: v["available"] for k, v in sums.items()}, {k: v["pool"] for k, v in sums.items()})
-    edges = None
-    if spec.score:
-        lows = [s["score_min"] for s in scans if s["score_min"] is not None]
-        highs = [s["score_max"] for s in scans if s["score_max"] is not None]
-        if lows:
-            edges = np.linspace(min(lows), max(highs), SCORE_BINS + 1)
+    edges = np.linspace(score_range[0], score_range[1], SCORE_BINS + 1) if spec.score and score_range else None
     size = SCORE_BINS if edges is not None else 1
     hists = {lang: [np.zeros(size, np.int64)] * 3 + [np.zeros(size)] * 2 for lang in sums}
 
@@ -313,12 +314,10 @@ def plan_mix(run: MixRun) -> tuple[MixOutcome, dict[str, list[SourceFile]]]:
 
     ordered_map(_histogram, [(s, spec, scratch, edges) for s in every], run.max_in_flight, add)
     languages = {
-        lang: LanguageResult(plans[lang], s["files"], s["documents"], s["units"],
-                             ", ".join(sorted(s["words_by"])) or None, *hists[lang])
+        lang: LanguageResult(plans[lang], s["files"], s["documents"], s["units"], ", ".join(sorted(s["words_by"])) or None,
+                             output_schema(s["schema"], spec.rehydrate), *hists[lang])
         for lang, s in sums.items()
     }
-    for lang, result in languages.items():
-        result.written["schema"] = output_schema(sums[lang]["schema"], spec.rehydrate)
     return MixOutcome(spec, run.releases, edges, languages), files
 
 
@@ -396,7 +395,7 @@ def _write_all(run: MixRun, outcome: MixOutcome, files: dict[str, list[SourceFil
     for lang, result in outcome.languages.items():
         for source in files[lang]:
             calls.append((source, run.spec, scratch, run.output, result.plan.passes, result.threshold,
-                          result.written["schema"], outcome.edges))
+                          result.schema, outcome.edges))
             owners.append(lang)
     totals = {lang: {"documents": 0, "rows": 0, "cost": 0, "bytes": 0, "files": [], "rows_hist": None,
                      "score_rows": None} for lang in outcome.languages}
