@@ -10,6 +10,7 @@ tokens, UniMax with alpha 0.3 and at most 4 epochs (the small languages are upsa
 every process's VmHWM is sampled every 0.2 s (as scripts/bench_dedup.py does for dedup).
 
 Usage: python scripts/bench_mix.py [--docs 1000000] [--scales 1 10]   (about 15 minutes on 2 cores)
+       python scripts/bench_mix.py --make-release DIR --docs 100000     (only the release: docs/mixing.md)
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def mb(n: int) -> str:
 def report(results: dict, docs_per_file: int) -> str:
     lines = [
         BEGIN,
-        "## Mix: peak memory at 1M and 10M documents",
+        f"## Mix: peak memory at {' and '.join(f'{int(d):,}' for d in sorted(results, key=int))} documents",
         "",
         f"`scripts/bench_mix.py`, {time.strftime('%Y-%m-%d')}, {platform.machine()}, 2 CPUs (local Ray), shared machine. "
         f"Synthetic release: 4 languages ({', '.join(f'{k} {v:.0%}' for k, v in LANGS.items())}), files of "
@@ -166,8 +167,12 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--docs-per-file", type=int, default=100_000)
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
+    parser.add_argument("--make-release", metavar="DIR", help="only write a synthetic release of --docs documents to DIR")
     parser.add_argument("--run-scale", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.make_release:
+        print(json.dumps(generate(Path(args.make_release), args.docs, args.docs_per_file)))
+        return
     if args.run_scale:
         release, output, total = args.run_scale
         print(json.dumps(run_scale(release, output, int(total))))

@@ -90,7 +90,7 @@ def test_mix_is_the_single_process_selection(releases: list[str], tmp_path: Path
         assert read_ids(out, lang) == reference(releases, lang, spec, entry["whole_passes"], entry["sampled"])
         assert entry["met"] and abs(entry["achieved"] - entry["target"]) <= 0.01 * entry["target"]
     # Sampled by quality: the mean score of the rows is above the input's.
-    assert aaa["score"]["after"]["mean"] > aaa["score"]["before_units"]["mean"] + 0.3
+    assert aaa["score"]["after"]["mean"] > aaa["score"]["before"]["mean"] + 0.3
     assert not (out / "_mix").exists()
     table = pq.read_table(next((out / "data" / "aaa_Latn" / "train").glob("*.parquet")))
     assert "rehydration_copies" not in table.column_names and "token_count" in table.column_names

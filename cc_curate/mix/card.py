@@ -88,8 +88,8 @@ def summarize(outcome: MixOutcome, command: str) -> dict[str, Any]:
             entry["words_counted_by"] = result.words_by
         if edges is not None:
             entry["score"] = {
-                "before": _distribution(result.before_docs, result.score_docs, edges),
-                "before_units": _distribution(result.units_hist, result.score_units, edges),
+                "before": _distribution(result.units_hist, result.score_units, edges),  # the pool
+                "before_documents": _distribution(result.before_docs, result.score_docs, edges),
                 "after": _distribution(written["rows_hist"], written["score_rows"], edges),
                 "expected_mean_after": expected_mean(result, spec.tau),
             }
@@ -153,8 +153,9 @@ def render_card(summary: dict[str, Any]) -> str:
         lines += ["", "## Budgets not met within 1%", ""] + problems
     if summary["score_bins"]:
         lines += ["", f"## Score distribution ({params['score']}, tau {params['tau']:g})", "",
-                  "Documents of the input (each once) and rows of the mix (copies counted); quantiles are bin "
-                  f"centres of {summary['score_bins']['resolution_bins']} bins.", "",
+                  "Before: the pool (each document times its rehydration copies); after: the rows of the mix. "
+                  f"Quantiles are bin centres of {summary['score_bins']['resolution_bins']} bins; mix.json also has "
+                  "the input documents' distribution (each once).", "",
                   "| language | before p10 / p50 / p90 | after p10 / p50 / p90 | expected mean after |",
                   "|---|---|---|---:|"]
         for lang, e in sorted(languages.items()):
@@ -201,7 +202,7 @@ def tau_chart(outcome: MixOutcome, taus: Sequence[float]) -> bytes:
     axes = figure.add_subplot()
     before = sum(r.units_hist for r in outcome.languages.values()).reshape(CHART_BINS, fold).sum(axis=1)
     axes.step(centres, before / max(before.sum(), 1), where="mid", color="#777777", linestyle="--",
-              label="input (units)")
+              label="pool (copies counted)")
     colours = ["#2e6f9e", "#4c9a2a", "#d1495b", "#edae49", "#66327c", "#00798c"]
     for i, tau in enumerate(taus):
         rows = sum(expected_rows(r, tau) for r in outcome.languages.values()).reshape(CHART_BINS, fold).sum(axis=1)
@@ -223,7 +224,7 @@ def estimate_table(rows: list[dict[str, Any]], spec: Any) -> Table:
     words_by = sorted({r["words_by"] for r in rows if r["words_by"]})
     caption = f"words counted by {', '.join(words_by)}" if words_by else None
     table = Table(title=f"mix estimate ({spec.unit}; score {spec.score or 'none: uniform'})", caption=caption)
-    for column in ["language", f"available {spec.unit}", "pool", "target", "epochs", "passes", "mean score"] + [
+    for column in ["language", f"available {spec.unit}", "pool", "target", "epochs", "passes", "pool mean score"] + [
             f"expected, tau {t:g}" for t in taus]:
         table.add_column(column, justify="left" if column == "language" else "right")
     for r in rows:
