@@ -267,7 +267,8 @@ def calibrate(inputs: tuple[str, ...], languages: tuple[str, ...], out_dir: str,
 @click.argument("releases", nargs=-1, required=True)
 @click.option("--output", "-o", help="Folder (or s3:// prefix) for the mix; not needed with --dry-run.")
 @click.option("--budget", "budget_file", type=click.Path(dir_okay=False), help="Budget YAML (docs/mixing.md).")
-@click.option("--unit", type=click.Choice(["tokens", "words", "documents"]), help="What budgets count.")
+@click.option("--unit", type=click.Choice(["tokens", "words", "documents"]),
+              help="What budgets count (default: tokens with a token_count column, else words).")
 @click.option("--total", help="Total budget, e.g. 2B, 300M or 50000.")
 @click.option("--alpha", type=float, help="Language temperature: p_lang proportional to size^alpha.")
 @click.option("--max-epochs", type=float, help="Most epochs of a language (UniMax cap).")
@@ -296,7 +297,8 @@ def mix(releases: tuple[str, ...], output: str | None, budget_file: str | None, 
                  "tau": taus[0] if taus else None, "seed": seed, "rehydrate": False if no_rehydration else None}
     spec = load_spec(budget_file, overrides)
     if dry_run:
-        rows = estimate(list(releases), spec, list(taus) or [spec.tau], workers=workers, address=address, chart=chart)
+        spec, rows = estimate(list(releases), spec, list(taus) or [spec.tau], workers=workers, address=address,
+                              chart=chart)
         Console().print(estimate_table(rows, spec))
         return
     summary = run_mix(list(releases), output, spec, workers=workers, address=address,

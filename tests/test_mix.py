@@ -4,7 +4,6 @@ budgets, byte-identical output with 1 and 2 workers, clear errors, and the dry r
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -133,6 +132,18 @@ def test_missing_columns_are_one_line_errors(releases: list[str], tmp_path: Path
     with pytest.raises(MixInputError, match=r"budget for zzz_Latn: no such language in the inputs \(found: aaa_Latn"):
         estimate(releases, MixSpec(unit="documents", languages={"zzz_Latn": 5}), [None])
     assert not (tmp_path / "a" / "data").exists()
+
+
+def test_unit_is_tokens_when_counted_else_words_by_the_tokenizer(releases: list[str], tmp_path: Path,
+                                                                   local_ray: None) -> None:
+    spec, _ = estimate(releases, MixSpec(total=1000), [None])
+    assert spec.unit == "tokens"
+    plain = write_release(tmp_path / "plain", 9, with_tokens=False)
+    spec, rows = estimate([str(plain)], MixSpec(total=1000), [None])
+    words = sum(len(t.split()) for p in (plain / "data" / "aaa_Latn" / "train").glob("*.parquet")
+                for t in pq.read_table(p, columns=["text"])["text"].to_pylist())
+    row = next(r for r in rows if r["language"] == "aaa_Latn")
+    assert spec.unit == "words" and row["available"] == words and row["words_by"] == "the language's word tokenizer"
 
 
 def test_dry_run_prints_targets_and_expected_means(releases: list[str], tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -32,7 +32,7 @@ class BudgetError(UserError):
 class MixSpec:
     """Every parameter of a mix (recorded as is in mix.json)."""
 
-    unit: str = "tokens"
+    unit: str | None = None  # None: tokens when every file has token_count, else words (resolved_unit)
     total: int | None = None
     languages: dict[str, int] = field(default_factory=dict)  # explicit per-language budgets
     alpha: float = 0.3  # temperature: p_lang proportional to available^alpha for the others
@@ -165,3 +165,10 @@ def allocate(spec: MixSpec, available: Mapping[str, int], pool: Mapping[str, int
         plans[lang] = LanguagePlan(available[lang], pool[lang], requested[lang], target, passes,
                                    target - passes * pool[lang])
     return plans
+
+
+def resolve_unit(spec: MixSpec, has_token_counts: bool) -> MixSpec:
+    """The spec with its unit decided: as given, else tokens when the inputs have token counts, else words."""
+    if spec.unit is not None:
+        return spec
+    return replace(spec, unit="tokens" if has_token_counts else "words")

@@ -123,7 +123,8 @@ def render_card(summary: dict[str, Any]) -> str:
     languages = {k: v for k, v in summary["languages"].items() if v["rows"]}
     lines = ["---", "configs:"]
     for lang in languages:
-        lines += [f"- config_name: {lang}", "  data_files:", "  - split: train", f"    path: data/{lang}/train/*.parquet"]
+        lines += [f"- config_name: {lang}", "  data_files:", "  - split: train",
+                  f"    path: data/{lang}/train/*.parquet"]
     lines += [
         "---", "", "# cc_curate mix", "",
         f"Built by cc_curate {summary['cc_curate_version']} with `{summary['command']}` from "
@@ -143,7 +144,8 @@ def render_card(summary: dict[str, Any]) -> str:
         score = e.get("score") or {}
         before = (score.get("before") or {}).get("mean")
         after = (score.get("after") or {}).get("mean")
-        lines.append(f"| {lang} | {e['available']:,} | {e['target']:,} | {e['achieved']:,} | {e['epochs_achieved']:.2f} "
+        lines.append(f"| {lang} | {e['available']:,} | {e['target']:,} | {e['achieved']:,} "
+                     f"| {e['epochs_achieved']:.2f} "
                      f"| {e['whole_passes']} | {e['documents']:,} | {e['rows']:,} | {_num(before)} | {_num(after)} |")
     total = summary["total"]
     lines += ["", f"Total: {total['achieved']:,} {unit}"
@@ -256,10 +258,13 @@ def budget_warnings(summary: dict[str, Any]) -> list[str]:
     if total["shortfall"]:
         lines.append(f"total: shortfall of {total['shortfall']:,} {unit}")
     elif total["deviation"] is not None and abs(total["deviation"]) > TOLERANCE:
-        lines.append(f"total: achieved {total['achieved']:,} {unit}, {total['deviation']:+.1%} from {total['requested']:,}")
+        lines.append(f"total: achieved {total['achieved']:,} {unit}, "
+                     f"{total['deviation']:+.1%} from {total['requested']:,}")
     for lang, e in sorted(summary["languages"].items()):
         if e["shortfall"]:
-            lines.append(f"{lang}: shortfall of {e['shortfall']:,} {unit} (epoch cap {summary['parameters']['max_epochs']:g})")
+            lines.append(f"{lang}: shortfall of {e['shortfall']:,} {unit} "
+                         f"(epoch cap {summary['parameters']['max_epochs']:g})")
         elif not e["met"]:
-            lines.append(f"{lang}: achieved {e['achieved']:,} {unit}, {e['deviation']:+.1%} from its target {e['target']:,}")
+            lines.append(f"{lang}: achieved {e['achieved']:,} {unit}, "
+                         f"{e['deviation']:+.1%} from its target {e['target']:,}")
     return lines

@@ -36,8 +36,16 @@ import ray
 
 from cc_curate.errors import UserError
 from cc_curate.mix import sampling
-from cc_curate.mix.budgets import LanguagePlan, MixSpec, allocate
-from cc_curate.mix.inputs import MixInputError, SourceFile, find_files, open_file, output_schema, read_columns
+from cc_curate.mix.budgets import LanguagePlan, MixSpec, allocate, resolve_unit
+from cc_curate.mix.inputs import (
+    TOKENS_COLUMN,
+    MixInputError,
+    SourceFile,
+    find_files,
+    open_file,
+    output_schema,
+    read_columns,
+)
 from cc_curate.output.publish import COMPRESSION_GUESS
 from cc_curate.output.storage import Storage
 
@@ -104,7 +112,8 @@ def _key_file(source: SourceFile) -> str:
     return f"keys/{source.lang}/{source.ordinal:06d}.parquet"
 
 
-def _load(source: SourceFile, spec: MixSpec, scratch: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def _load(source: SourceFile, spec: MixSpec,
+          scratch: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """(scores, copies, cost, id hashes) of a file's documents: from its key file, or (dry run) the file."""
     if scratch is None:
         columns = read_columns(source, spec, with_ids=False)
@@ -135,25 +144,27 @@ def _histogram(source: SourceFile, spec: MixSpec, scratch: str | None, edges: np
 
 
 def _units(source: SourceFile, spec: MixSpec, scratch: str) -> dict[str, np.ndarray]:
-    """Every unit of a file in its document order: its order words, document, copy, cost."""
+    """Every unit of a file in document order (order words, document, copy number, cost), and the
+    file's documents (scores, copies, cost)."""
     scores, copies, cost, hashes = _load(source, spec, scratch)
     doc, copy = sampling.expand_units(copies)
     unit_hash = sampling.unit_hashes(hashes[doc], copy)
     hi, lo = sampling.order_words(sampling.keys(scores[doc], spec.tau, unit_hash), unit_hash)
-    return {"hi": hi, "lo": lo, "doc": doc, "copy": copy, "cost": cost[doc], "scores": scores, "copies": copies,
-            "doc_cost": cost}
+    return {"hi": hi, "lo": lo, "doc": doc, "copy": copy, "unit_cost": cost[doc],  # per unit
+            "scores": scores, "copies": copies, "doc_cost": cost}  # per document
 
 
 def _radix(source: SourceFile, spec: MixSpec, scratch: str, prefix: sampling.Prefix) -> tuple[np.ndarray, np.ndarray]:
     u = _units(source, spec, scratch)
-    return sampling.radix_histogram(u["hi"], u["lo"], u["cost"], prefix)
+    return sampling.radix_histogram(u["hi"], u["lo"], u["unit_cost"], prefix)
 
 
 def _candidates(source: SourceFile, spec: MixSpec, scratch: str, prefix: sampling.Prefix) -> dict[str, np.ndarray]:
     u = _units(source, spec, scratch)
     mask = sampling.in_prefix(u["hi"], u["lo"], prefix)
     position = np.stack([np.full(int(mask.sum()), source.ordinal), u["doc"][mask], u["copy"][mask]], axis=1)
-    return {"hi": u["hi"][mask], "lo": u["lo"][mask], "position": position.astype(np.int64), "cost": u["cost"][mask]}
+    return {"hi": u["hi"][mask], "lo": u["lo"][mask], "position": position.astype(np.int64),
+            "cost": u["unit_cost"][mask]}
 
 
 def _write(source: SourceFile, spec: MixSpec, scratch: str, output: str, passes: int,
@@ -280,6 +291,11 @@ def plan_mix(run: MixRun) -> tuple[MixOutcome, dict[str, list[SourceFile]]]:
     if spec.total is None:  # only the languages given budgets
         files = {lang: found for lang, found in files.items() if lang in spec.languages}
     every = [source for found in files.values() for source in found]
+    if spec.unit is None:
+        has_tokens = all(TOKENS_COLUMN in open_file(found[0]).schema_arrow.names for found in files.values())
+        run.spec = spec = resolve_unit(spec, has_tokens)
+        run.say(f"budgets count {spec.unit}"
+                + ("" if has_tokens else f" (no {TOKENS_COLUMN} column in every language)"))
     scratch = f"{run.output.rstrip('/')}/{SCRATCH}" if run.output else None
     sums: dict[str, dict[str, Any]] = {}
     score_range: list[float] = []  # [min, max] over every file
@@ -314,8 +330,9 @@ def plan_mix(run: MixRun) -> tuple[MixOutcome, dict[str, list[SourceFile]]]:
 
     ordered_map(_histogram, [(s, spec, scratch, edges) for s in every], run.max_in_flight, add)
     languages = {
-        lang: LanguageResult(plans[lang], s["files"], s["documents"], s["units"], ", ".join(sorted(s["words_by"])) or None,
-                             output_schema(s["schema"], spec.rehydrate), *hists[lang])
+        lang: LanguageResult(plans[lang], s["files"], s["documents"], s["units"],
+                             ", ".join(sorted(s["words_by"])) or None, output_schema(s["schema"], spec.rehydrate),
+                             *hists[lang])
         for lang, s in sums.items()
     }
     return MixOutcome(spec, run.releases, edges, languages), files

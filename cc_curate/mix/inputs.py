@@ -104,7 +104,8 @@ def read_columns(source: SourceFile, spec: Any, with_ids: bool = True) -> FileCo
     table = parquet.read(columns=sorted(set(wanted)))
     n = table.num_rows
     scores = _numbers(table, spec.score, source, float) if spec.score else np.zeros(n)
-    copies = _numbers(table, COPIES_COLUMN, source, int) if COPIES_COLUMN in table.column_names else np.ones(n, np.int64)
+    copies = (_numbers(table, COPIES_COLUMN, source, int) if COPIES_COLUMN in table.column_names
+              else np.ones(n, np.int64))
     if n and copies.min() < 1:
         raise MixInputError(f"{source.name}: column {COPIES_COLUMN}: copies below 1")
     if spec.unit == "tokens":

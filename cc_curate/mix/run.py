@@ -44,9 +44,10 @@ def mix(releases: Sequence[str], output: str, spec: MixSpec, *, workers: int | N
 
 def estimate(releases: Sequence[str], spec: MixSpec, taus: Sequence[float | None], *, workers: int | None = None,
              address: str | None = None, chart: str | None = None,
-             stream: TextIO = sys.stderr) -> list[dict[str, Any]]:
-    """The dry run: per language, sizes, target, epochs and the expected mean score at each tau;
-    with ``chart``, a PNG of the expected score distributions. Reads the releases, writes no data."""
+             stream: TextIO = sys.stderr) -> tuple[MixSpec, list[dict[str, Any]]]:
+    """The dry run: the spec (its unit decided) and per language, sizes, target, epochs and the
+    expected mean score at each tau; with ``chart``, a PNG of the expected score distributions.
+    Reads the releases, writes no data."""
     with _ray(workers, address):
         outcome, _ = plan_mix(MixRun(list(releases), spec, None, bounded_in_flight(workers), stream=stream))
     if chart:
@@ -54,4 +55,4 @@ def estimate(releases: Sequence[str], spec: MixSpec, taus: Sequence[float | None
             raise UserError("--chart needs a score column (--score)")
         with open(chart, "wb") as fh:
             fh.write(tau_chart(outcome, [t for t in taus if t is not None]))
-    return estimate_rows(outcome, taus)
+    return outcome.spec, estimate_rows(outcome, taus)
