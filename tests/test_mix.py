@@ -172,3 +172,4 @@ def _env() -> dict[str, str]:
     import os
 
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+

@@ -85,3 +85,20 @@ def test_dataset_card(release: Path) -> None:
     stats = json.loads((release / "stats.json").read_text())
     assert stats["run"]["recipe_sha256"][:16] in card
     assert "| eng_Latn |" in card and "duplicate" in card
+
+
+def test_the_documented_mix_of_the_release(release: Path, tmp_path: Path) -> None:
+    """docs/mixing.md's command on a release of the demo (plus a Common Crawl sample, with
+    rehydration_copies): every language's budget met in documents, copies applied, the card written."""
+    out = tmp_path / "mix"
+    cc_curate("mix", str(release), "--output", str(out), "--unit", "documents", "--total", "60", "--alpha", "0.5",
+              "--max-epochs", "3", "--score", "language_score", "--tau", "0.002")
+    summary = json.loads((out / "mix.json").read_text())
+    assert summary["total"]["achieved"] == 60 and all(e["met"] for e in summary["languages"].values())
+    rows = {lang: sum(pq.read_metadata(out / f).num_rows for f in e["files"]) for lang, e in summary["languages"].items()}
+    assert rows == {lang: e["target"] for lang, e in summary["languages"].items()}
+    english = summary["languages"]["eng_Latn"]
+    assert english["pool"] > english["available"]  # rehydration copies make the pool
+    assert "rehydration_copies" not in pq.read_schema(out / english["files"][0]).names
+    card = (out / "README.md").read_text()
+    assert "tau: 0.002" in card and "| eng_Latn |" in card and "Total: 60 documents of 60 requested." in card
