@@ -116,6 +116,7 @@ def run_scale(release: str, output: str, total: int) -> dict:
         "driver_peak": driver_peak,
         "worker_peak": max(workers),
         "daemon_peak": max(daemons) if daemons else 0,
+        "load_average": os.getloadavg()[0],  # 1-minute load when the mix ended (2 cores)
     }
 
 
@@ -133,17 +134,18 @@ def report(results: dict, docs_per_file: int) -> str:
         f"{docs_per_file:,} documents with `quality_score`, `token_count` and `rehydration_copies`. The mix: "
         f"{SHARE:.0%} of the tokens, UniMax alpha {BUDGET['alpha']} with at most {BUDGET['max_epochs']} epochs, sampled "
         f"by `quality_score` at tau {BUDGET['tau']} (`cc_curate.mix.run.mix`, what `cc-curate mix` calls). Peak RSS "
-        "is each process's VmHWM sampled every 0.2 s; the dry run and the mix run in the same process, one after the other.",
+        "is each process's VmHWM sampled every 0.2 s; the dry run and the mix run in the same process, one after the other. "
+        "Other jobs shared the machine (load column: 1-minute load average at the end): compare memory, not seconds.",
         "",
         "| documents | files | dry run | mix | rows written | largest language | its radix rounds | worst deviation "
-        "from a target | driver peak | largest worker peak | Ray daemons peak |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "from a target | driver peak | largest worker peak | Ray daemons peak | load |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for docs, r in results.items():
         lines.append(
             f"| {int(docs):,} | {r['files']} | {r['dry_run_seconds']:,.0f} s | {r['mix_seconds']:,.0f} s | {r['rows']:,} "
             f"| {r['largest_documents']:,} | {r['radix_rounds']} | {r['worst_deviation']:.4%} | {mb(r['driver_peak'])} "
-            f"| {mb(r['worker_peak'])} | {mb(r['daemon_peak'])} |"
+            f"| {mb(r['worker_peak'])} | {mb(r['daemon_peak'])} | {r['load_average']:.1f} |"
         )
     sizes = sorted(results, key=int)
     if len(sizes) > 1:
@@ -152,7 +154,7 @@ def report(results: dict, docs_per_file: int) -> str:
             "",
             f"From {int(sizes[0]):,} to {int(sizes[-1]):,} documents: driver peak {large['driver_peak'] / small['driver_peak']:.2f}x, "
             f"largest worker peak {large['worker_peak'] / small['worker_peak']:.2f}x. A task holds one file's "
-            "scores and keys (28 bytes a document, plus its rows when writing); the driver holds per-language sums, "
+            "scores and keys (32 bytes a document, plus its rows when writing); the driver holds per-language sums, "
             "256-bin radix histograms and at most 100,000 candidate units per language: more documents add files "
             "and tasks, not memory. Epochs achieved at the larger scale: "
             + ", ".join(f"{k} {v}" for k, v in large["epochs"].items()) + ".",

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cc_curate.errors import UserError
 from cc_curate.mix import sampling
 from cc_curate.mix.budgets import MixSpec
 from cc_curate.mix.inputs import MixInputError
@@ -106,6 +107,8 @@ def test_same_seed_same_bytes_with_one_and_two_workers(releases: list[str], tmp_
     first = mix(releases, str(one), spec, workers=1, candidates_limit=50)
     mix(releases, str(two), spec, workers=2, candidates_limit=50)
     assert digest(one) == digest(two)
+    with pytest.raises(UserError, match="already holds a release"):  # never mixed into an existing release
+        mix(releases, str(one), spec, workers=1)
     assert len(digest(one)) > 4 and first["total"]["achieved"] >= 120_000
     other = mix(releases, str(tmp_path / "other"), MixSpec(**{**spec.as_dict(), "seed": 6}), workers=2)
     assert read_ids(tmp_path / "other", "aaa_Latn") != read_ids(one, "aaa_Latn")

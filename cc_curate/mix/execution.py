@@ -2,7 +2,7 @@
 
 1. **Scan** (one task per input file): check the columns, count the cost of each document, and
    write a small key file ``OUT/_mix/keys/{lang}/{ordinal}.parquet`` (score, copies, cost, id
-   hash: 28 bytes a document) so later rounds neither re-read text nor re-hash ids. Returns
+   hash: 32 bytes a document) so later rounds neither re-read text nor re-hash ids. Returns
    sizes and the score range.
 2. **Allocate** (driver): targets, whole passes and the remainder to sample (``budgets``).
 3. **Histogram**: per file, the score histogram of documents and units on the release-wide bins;
@@ -48,6 +48,7 @@ from cc_curate.mix.inputs import (
 )
 from cc_curate.output.publish import COMPRESSION_GUESS
 from cc_curate.output.storage import Storage
+from cc_curate.sources.remote import redact
 
 SCRATCH = "_mix"
 SCORE_BINS = 1024  # histogram bins between the release-wide min and max score
@@ -205,7 +206,8 @@ def _write_rows(source: SourceFile, output: str, repeats: np.ndarray, schema: pa
             if not len(take):
                 continue
             rows = batch.take(pa.array(take)).select(schema.names).cast(schema)
-            text_bytes = int(pc.sum(pc.binary_length(rows["text"].cast(pa.binary()))).as_py() or 0)
+            text_bytes = (int(pc.sum(pc.binary_length(rows["text"].cast(pa.binary()))).as_py() or 0)
+                          if "text" in schema.names else 0)
             written_bytes += text_bytes
             if writer is None or estimate >= MAX_FILE_BYTES:
                 if writer is not None:
@@ -284,7 +286,7 @@ def plan_mix(run: MixRun) -> tuple[MixOutcome, dict[str, list[SourceFile]]]:
     spec = run.spec
     files = find_files(run.releases)
     if not files:
-        raise MixInputError(f"no data/{{lang}}/train/*.parquet files in {', '.join(run.releases)}")
+        raise MixInputError(f"no data/{{lang}}/train/*.parquet files in {redact(', '.join(run.releases))}")
     missing = sorted(set(spec.languages) - set(files))
     if missing:
         raise MixInputError(f"budget for {missing[0]}: no such language in the inputs (found: {', '.join(files)})")
@@ -344,7 +346,7 @@ def execute_mix(run: MixRun) -> MixOutcome:
     assert run.output is not None
     storage = Storage(run.output)
     if storage.exists("data") or storage.exists("mix.json"):
-        raise UserError(f"{run.output}: already holds a release (data/ or mix.json); choose a new folder")
+        raise UserError(f"{redact(run.output)}: already holds a release (data/ or mix.json); choose a new folder")
     scratch = f"{run.output.rstrip('/')}/{SCRATCH}"
     try:
         outcome, files = plan_mix(run)

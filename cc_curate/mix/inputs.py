@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from cc_curate.errors import UserError
 from cc_curate.output.storage import Storage
+from cc_curate.sources.remote import redact
 
 COPIES_COLUMN = "rehydration_copies"
 TOKENS_COLUMN = "token_count"
@@ -46,7 +47,8 @@ class SourceFile:
 
     @property
     def name(self) -> str:
-        return f"{self.release.rstrip('/')}/{self.relative}"
+        """The file, for messages (URL credentials removed)."""
+        return redact(f"{self.release.rstrip('/')}/{self.relative}")
 
 
 def find_files(releases: list[str], languages: set[str] | None = None) -> dict[str, list[SourceFile]]:
@@ -55,7 +57,7 @@ def find_files(releases: list[str], languages: set[str] | None = None) -> dict[s
     for release in releases:
         storage = Storage(release)
         if not storage.exists("data"):
-            raise MixInputError(f"{release}: not a release (no data/ folder)")
+            raise MixInputError(f"{redact(release)}: not a release (no data/ folder)")
         for lang in storage.list("data"):
             if lang.endswith("_removed") or (languages is not None and lang not in languages):
                 continue

@@ -14,6 +14,7 @@ from cc_curate.mix.budgets import MixSpec
 from cc_curate.mix.card import estimate_rows, summarize, tau_chart, write_outputs
 from cc_curate.mix.execution import CANDIDATES_LIMIT, MixRun, bounded_in_flight, execute_mix, plan_mix
 from cc_curate.output.storage import Storage
+from cc_curate.sources.remote import redact
 
 
 @contextmanager
@@ -33,7 +34,7 @@ def mix(releases: Sequence[str], output: str, spec: MixSpec, *, workers: int | N
         candidates_limit: int = CANDIDATES_LIMIT) -> dict[str, Any]:
     """Write the mix to ``output`` (data/, mix.json, README.md); return mix.json's content."""
     if any(r.rstrip("/") == output.rstrip("/") for r in releases):
-        raise UserError(f"{output}: the output folder is one of the inputs; choose a new folder")
+        raise UserError(f"{redact(output)}: the output folder is one of the inputs; choose a new folder")
     with _ray(workers, address):
         run = MixRun(list(releases), spec, output, bounded_in_flight(workers), candidates_limit, stream)
         outcome = execute_mix(run)
