@@ -15,7 +15,7 @@ from cc_curate import __version__
 from cc_curate.mix import sampling
 from cc_curate.mix.execution import SCORE_BINS, LanguageResult, MixOutcome
 from cc_curate.output.storage import Storage
-from cc_curate.sources.remote import redact
+from cc_curate.redaction import redact
 
 TOLERANCE = 0.01  # a budget is met when the achieved amount is within 1% of the target
 SUMMARY_BINS = 16  # histogram bins in mix.json and the card (SCORE_BINS folded)

@@ -48,7 +48,7 @@ from cc_curate.mix.inputs import (
 )
 from cc_curate.output.publish import COMPRESSION_GUESS
 from cc_curate.output.storage import Storage
-from cc_curate.sources.remote import redact
+from cc_curate.redaction import redact
 
 SCRATCH = "_mix"
 SCORE_BINS = 1024  # histogram bins between the release-wide min and max score

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from cc_curate.errors import UserError
 from cc_curate.output.storage import Storage
-from cc_curate.sources.remote import redact
+from cc_curate.redaction import redact
 
 COPIES_COLUMN = "rehydration_copies"
 TOKENS_COLUMN = "token_count"

@@ -14,7 +14,7 @@ from cc_curate.mix.budgets import MixSpec
 from cc_curate.mix.card import estimate_rows, summarize, tau_chart, write_outputs
 from cc_curate.mix.execution import CANDIDATES_LIMIT, MixRun, bounded_in_flight, execute_mix, plan_mix
 from cc_curate.output.storage import Storage
-from cc_curate.sources.remote import redact
+from cc_curate.redaction import redact
 
 
 @contextmanager
