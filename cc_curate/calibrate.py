@@ -56,7 +56,13 @@ class Sample:
 
 
 def lid_threshold(scores: np.ndarray) -> float:
-    """FineWeb2's rule: clip(median - std, 0.3, 0.9)."""
+    """FineWeb2's rule: clip(median - std, 0.3, 0.9) over the documents the model labelled as the language.
+
+    NaN marks a document of a reference corpus that the model labelled as another language: it
+    is not part of the language's score distribution (FineWeb2 computed it on the documents it
+    had classified as the language), so it is left out.
+    """
+    scores = scores[~np.isnan(scores)]
     if scores.size == 0:
         return LID_CLIP[0]
     return round(float(np.clip(np.median(scores) - np.std(scores), *LID_CLIP)), 3)
@@ -103,7 +109,7 @@ def _from_corpus(source: str, lang: str, recipe: Recipe, values: dict, scores: l
     for shard in resolve_inputs([source]):
         texts = [r.text or "" for r in iter_records(shard) if isinstance(r, RawRecord)]
         for text, result in zip(texts, lid.predict(texts)):
-            scores.append(result.score if result.lang == lang else 0.0)
+            scores.append(result.score if result.lang == lang else float("nan"))
             words = tokenizer.words(text)
             signals: dict[str, float] = {}
             for name in ("gopher_repetition", "fineweb_quality", "gopher_quality"):

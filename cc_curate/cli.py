@@ -130,6 +130,10 @@ def _print_summary(summary: Any) -> None:
     if summary.tokenizer_fallbacks:
         console.print(f"[yellow]word tokenizer missing for {', '.join(summary.tokenizer_fallbacks)}: the built-in "
                       "Unicode tokenizer was used (word counts are off); pip install 'cc-curate[cjk]'[/yellow]")
+    for lang, documents in summary.precision_without_wordlist.items():
+        console.print(f"[yellow]precision filter: no wordlist for {lang} ({documents:,} documents): FineWeb2 "
+                      f"removed its documents without a wordlist word (nor a whitelisted URL); these were "
+                      f"kept. Set precision_wordlists to a folder with {lang}.txt[/yellow]")
     console.print(f"shards: {summary.shards_run} processed, {summary.shards_skipped} already committed; "
                   f"output: {summary.output} (stats.json, README.md, data/)")
 
@@ -180,21 +184,42 @@ def recipe_validate(recipe_path: str) -> None:
 @click.option("--language", "-l", default=None, help="Show the merged recipe for this language, e.g. rus_Cyrl.")
 @_user_errors
 def recipe_show(recipe_path: str, language: str | None) -> None:
-    """Print the merged recipe (for one language with --language) as YAML."""
+    """Print the merged recipe (for one language with --language) as YAML, each value with its source."""
+    from cc_curate.recipe import annotated_yaml
+
     loaded = load_recipe(recipe_path)
     merged = loaded.for_language(language) if language else loaded.settings
-    click.echo(yaml.safe_dump(merged, sort_keys=False, allow_unicode=True), nl=False)
+    click.echo(annotated_yaml(merged, loaded.provenance(language)), nl=False)
 
 
 @recipe.command("import-fineweb2")
 @click.argument("config_dir")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for {lang}.yaml files.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for {lang}.yaml files.")
+@click.option("--table", "table_path", type=click.Path(dir_okay=False),
+              help="Write one compact table instead (the packaged one: cc_curate/data/fineweb2/configs.json.gz).")
+@click.option("--precision", "precision_dir", type=click.Path(file_okay=False),
+              help="With --table: FineWeb2's misc/precision_filtering folder (contamination scores, URL whitelists).")
 @_user_errors
-def recipe_import_fineweb2(config_dir: str, out_dir: str) -> None:
-    """Convert FineWeb2's per-language configs into recipe language files."""
-    from cc_curate.recipe import load_fineweb2_configs
+def recipe_import_fineweb2(config_dir: str, out_dir: str | None, table_path: str | None,
+                           precision_dir: str | None) -> None:
+    """Convert FineWeb2's per-language configs into recipe language files or one compact table."""
+    from cc_curate.recipe import fineweb2_layers, read_fineweb2_configs
 
-    layers = load_fineweb2_configs(config_dir)
+    if (out_dir is None) == (table_path is None):
+        raise click.UsageError("give exactly one of --out (language files) or --table (compact table)")
+    configs = read_fineweb2_configs(config_dir)
+    layers = fineweb2_layers(configs, lambda lang: f"{config_dir.rstrip('/')}/{lang}.yml")  # validates every config
+    if table_path is not None:
+        from cc_curate.fineweb2_configs import build_table, write_table
+
+        precision = Path(precision_dir) if precision_dir else None
+        scores = json.loads((precision / "cont_scores.json").read_text(encoding="utf-8")) if precision else None
+        whitelist = json.loads((precision / "url_whitelist.json").read_text(encoding="utf-8")) if precision else None
+        table = build_table(configs, scores, whitelist)
+        write_table(table, Path(table_path))
+        click.echo(f"wrote {len(table['configs'])} configs ({len(table['stop_words'])} distinct stop words, "
+                   f"{len(table['precision'])} precision-filtered languages) to {table_path}")
+        return
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for lang, layer in layers.items():

@@ -13,13 +13,15 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import fsspec
 import yaml
 
 from cc_curate.errors import UserError
+from cc_curate.fineweb2_configs import PACKAGED, packaged_configs, precision_layers
 from cc_curate.recipe_schema import (
     LANGUAGE_SECTIONS,
     PRESET_KEYS,
@@ -116,34 +118,54 @@ FINEWEB2_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def load_fineweb2_configs(folder: str) -> dict[str, dict[str, Any]]:
-    """Read every ``{lang}.yml`` of a FineWeb2 config folder (local or fsspec URL) as layers."""
+def read_fineweb2_configs(folder: str) -> dict[str, dict[str, Any]]:
+    """Read every ``{lang}.yml`` of a FineWeb2 config folder (local or fsspec URL) as FineWeb2 configs."""
     fs, root = fsspec.core.url_to_fs(folder)
     paths = sorted(p for p in fs.ls(root, detail=False) if p.endswith((".yml", ".yaml")))
     if not paths:
         raise RecipeError(folder, "from_fineweb2", "no FineWeb2 configs ({lang}.yml) in this folder")
-    layers = {}
+    configs = {}
     for path in paths:
-        lang = Path(path).name.split(".")[0]
         with fs.open(path, "rt", encoding="utf-8") as fh:
-            config = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            configs[Path(path).name.split(".")[0]] = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return {lang: config or {} for lang, config in configs.items()}
+
+
+def fineweb2_layers(configs: Mapping[str, Mapping[str, Any]], where: Callable[[str], str]) -> dict[str, dict[str, Any]]:
+    """FineWeb2 configs ``{lang: config}`` as validated recipe layers (errors name ``where(lang)``)."""
+    layers = {}
+    for lang, config in configs.items():
+        where_lang = where(lang)
         try:
-            layer = fineweb2_config_to_layer(config or {})
+            layer = fineweb2_config_to_layer(config)
         except ValueError as exc:
-            raise RecipeError(path, "(file)", str(exc)) from None
-        _check(path, layer)
+            raise RecipeError(where_lang, "(file)", str(exc)) from None
+        _check(where_lang, layer)
         layers[lang] = layer
     return layers
 
 
+def load_fineweb2_configs(folder: str) -> dict[str, dict[str, Any]]:
+    """Read every ``{lang}.yml`` of a FineWeb2 config folder (local or fsspec URL) as layers."""
+    return fineweb2_layers(read_fineweb2_configs(folder), lambda lang: f"{folder.rstrip('/')}/{lang}.yml")
+
+
 @dataclass
 class Recipe:
-    """A loaded, validated recipe: the run-wide settings plus per-language layers."""
+    """A loaded, validated recipe: the run-wide settings plus per-language layers.
+
+    ``layers`` names each run-wide file in merge order (defaults first, the preset last) with
+    what it set; ``fineweb2_source`` says where ``fineweb2_layers`` came from. Both serve
+    :meth:`provenance` only: the merged values live in ``settings`` and the per-language layers.
+    """
 
     path: str
     settings: dict[str, Any]
     language_layers: dict[str, dict[str, Any]] = field(default_factory=dict)
     fineweb2_layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    layers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    fineweb2_source: str = ""
+    language_dir: str = ""
 
     _merged: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -157,7 +179,25 @@ class Recipe:
             self._merged[lang] = merged
         return self._merged[lang]
 
-    @property
+    def provenance(self, lang: str | None = None) -> dict[str, str]:
+        """``{dotted key: where its value came from}`` for the merged recipe (of ``lang``, if given).
+
+        Sources, later winning: ``defaults (FILE)``, ``preset (FILE)`` for each run-wide file,
+        ``FineWeb2 config (...)`` and ``language file (FILE)``.
+        """
+        labelled = [(f"{'defaults' if i == 0 else 'preset'} ({name})", data) for i, (name, data) in enumerate(self.layers)]
+        if lang is not None:
+            if lang in self.fineweb2_layers:
+                labelled.append((f"FineWeb2 config ({self.fineweb2_source})", self.fineweb2_layers[lang]))
+            if lang in self.language_layers:
+                labelled.append((f"language file ({self.language_dir}/{lang}.yaml)", self.language_layers[lang]))
+        sources: dict[str, str] = {}
+        for label, data in labelled:
+            for dotted in _leaves(data):
+                sources[dotted] = label
+        return sources
+
+    @cached_property
     def sha256(self) -> str:
         """A hash of everything that decides the output (recorded in the dataset card).
 
@@ -207,18 +247,70 @@ def load_recipe(path: str | Path) -> Recipe:
     if missing:
         raise RecipeError(path, missing[0], "missing (the base recipe, usually defaults.yaml, must set every key)")
 
-    recipe = Recipe(path=path, settings=settings)
+    recipe = Recipe(path=path, settings=settings, layers=[(name, data) for name, data in reversed(chain)])
     if settings.get("from_fineweb2"):
-        source = settings["from_fineweb2"]
-        if "://" not in source and not Path(source).is_absolute():
-            source = str(Path(path).parent / source)
-        recipe.fineweb2_layers = load_fineweb2_configs(source)
+        recipe.fineweb2_layers, recipe.fineweb2_source = _fineweb2_layers(path, settings)
     if language_dir is not None:
         recipe.language_layers = load_language_dir(language_dir)
+        recipe.language_dir = language_dir.rstrip("/")
     for lang in settings.get("languages") or []:
         if not LANG_KEY_RE.match(lang):
             raise RecipeError(path, "languages", f"{lang!r} is not a {{iso639_3}}_{{Script}} name")
     return recipe
+
+
+def _fineweb2_layers(path: str, settings: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], str]:
+    """The FineWeb2 layer of every language and a label of its source (``from_fineweb2``).
+
+    ``packaged`` is the table shipped with cc_curate (:mod:`cc_curate.fineweb2_configs`); any other
+    value is a folder of FineWeb2's ``{lang}.yml`` files, relative to the preset. Either way the
+    languages FineWeb2 precision-filtered get their ``filters.precision`` section, with the
+    wordlists of the ``precision_wordlists`` folder where it has one.
+    """
+    source = settings["from_fineweb2"]
+    if source == PACKAGED:
+        configs = packaged_configs()
+        layers = fineweb2_layers(configs, lambda lang: f"{PACKAGED_LABEL}: {lang}")
+        label = PACKAGED_LABEL
+    else:
+        label = source if "://" in source or Path(source).is_absolute() else str(Path(path).parent / source)
+        layers = load_fineweb2_configs(label)
+    wordlists = settings.get("precision_wordlists")
+    if wordlists and "://" not in wordlists and not Path(wordlists).is_absolute():
+        wordlists = str(Path(path).parent / wordlists)
+    if wordlists and not Path(wordlists).is_dir():
+        raise RecipeError(path, "precision_wordlists", f"no such folder: {wordlists}")
+    for lang, precision in precision_layers(wordlists).items():
+        layers[lang] = merge(layers.get(lang, {}), precision)
+    return layers, label
+
+
+PACKAGED_LABEL = "packaged: cc_curate/data/fineweb2/configs.json.gz"
+
+
+def annotated_yaml(merged: Mapping[str, Any], sources: Mapping[str, str], prefix: str = "", indent: str = "") -> str:
+    """``merged`` as YAML, each value on one line followed by ``# <where it came from>``."""
+    lines = []
+    for name, value in merged.items():
+        dotted = f"{prefix}{name}"
+        if isinstance(value, dict) and value and name != "storage_options":
+            lines.append(f"{indent}{name}:\n" + annotated_yaml(value, sources, f"{dotted}.", indent + "  "))
+            continue
+        flow = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1 << 30)
+        flow = flow.strip().removesuffix("...").strip()
+        lines.append(f"{indent}{name}: {flow}  # {sources.get(dotted, '?')}\n")
+    return "".join(lines)
+
+
+def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys of the leaves of one layer (``storage_options`` counts as one leaf)."""
+    out = []
+    for name, value in data.items():
+        if isinstance(value, dict) and value and name != "storage_options":
+            out += _leaves(value, f"{prefix}{name}.")
+        else:
+            out.append(f"{prefix}{name}")
+    return out
 
 
 def load_language_dir(folder: str) -> dict[str, dict[str, Any]]:

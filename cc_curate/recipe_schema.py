@@ -58,7 +58,12 @@ SPEC: dict[str, Any] = {
     "languages": Key("list[str]", "Publish only these languages; empty = all"),
     "from_fineweb2": Key(
         "str",
-        "Folder (or URL) of FineWeb2 per-language configs to take thresholds from",
+        "FineWeb2 per-language settings: `packaged` (all 1,929 configs, shipped) or a folder/URL of its configs",
+        nullable=True,
+    ),
+    "precision_wordlists": Key(
+        "str",
+        "Folder of FineWeb2 precision wordlists ({lang}.txt) for the languages it precision-filtered",
         nullable=True,
     ),
     "input": {

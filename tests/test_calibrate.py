@@ -93,3 +93,19 @@ def test_collect_reads_run_outputs(tmp_path: Path) -> None:
     samples = collect([str(_run_output(tmp_path))], ["deu_Latn", "eng_Latn"], load_recipe(FINEWEB2))
     assert samples["deu_Latn"].documents == 3 and samples["eng_Latn"].documents == 2
     assert "dup_line_frac" in samples["deu_Latn"].signals
+
+
+def test_lid_threshold_counts_only_documents_labelled_as_the_language(tmp_path: Path) -> None:
+    """A reference corpus's documents that the model labels as another language are not part of the
+    language's score distribution (FineWeb2's rule). Before the fix they counted as score 0 and
+    dragged the threshold to the 0.3 floor; this test failed then."""
+    assert lid_threshold(np.array([0.95, 0.9, np.nan, np.nan])) == lid_threshold(np.array([0.95, 0.9]))
+    german = [GERMAN + f" Artikel {i}." for i in range(4)]
+    corpus = tmp_path / "de.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in german + [ENGLISH] * 4))
+    recipe = load_recipe(FINEWEB2)
+    sample = collect([str(corpus)], ["deu_Latn"], recipe)["deu_Latn"]
+    german_only = tmp_path / "de-only.jsonl"
+    german_only.write_text("".join(json.dumps({"text": t}) + "\n" for t in german))
+    alone = collect([str(german_only)], ["deu_Latn"], recipe)["deu_Latn"]
+    assert lid_threshold(sample.scores) == lid_threshold(alone.scores) > 0.3

@@ -63,6 +63,8 @@ class RunSummary:
     languages: dict[str, dict[str, Any]]
     nothing_to_do: bool = False
     tokenizer_fallbacks: list[str] = field(default_factory=list)
+    # languages FineWeb2 precision-filtered whose wordlist the recipe lacks: {lang: documents}
+    precision_without_wordlist: dict[str, int] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -129,8 +131,9 @@ def _run_and_publish(options: RunOptions, shards: list[Shard], todo: list[Shard]
         if started_ray:
             ray.shutdown()
     fallbacks = sorted(stats["counters"].get("tokenizer_fallback", {}))
+    no_wordlist = {lang: int(n) for lang, n in sorted(stats["counters"].get("precision_no_wordlist", {}).items())}
     return RunSummary(options.output, len(shards), len(todo), len(shards) - len(todo), quarantined, languages,
-                      tokenizer_fallbacks=fallbacks)
+                      tokenizer_fallbacks=fallbacks, precision_without_wordlist=no_wordlist)
 
 
 def _say(options: RunOptions, message: str) -> None:

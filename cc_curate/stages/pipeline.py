@@ -180,6 +180,9 @@ class DocumentPipeline:
             extra = {"url": row["url"]} if name == "precision" else {}
             failed = FILTERS[name](text, words, section, signals, **extra)
             reason = reason or failed
+        precision = filters.get("precision") or {}
+        if precision.get("enabled") and not precision.get("wordlist"):  # FineWeb2 had a wordlist here
+            counters.add(f"precision_no_wordlist.{lang}")
         started = perf_counter()
         times["filters"] += started - done
         row["filter_reason"] = reason
