@@ -203,12 +203,12 @@ def recipe_show(recipe_path: str, language: str | None) -> None:
 def recipe_import_fineweb2(config_dir: str, out_dir: str | None, table_path: str | None,
                            precision_dir: str | None) -> None:
     """Convert FineWeb2's per-language configs into recipe language files or one compact table."""
-    from cc_curate.recipe import fineweb2_layers, read_fineweb2_configs
+    from cc_curate.recipe import layers_from_fineweb2, read_fineweb2_configs
 
     if (out_dir is None) == (table_path is None):
         raise click.UsageError("give exactly one of --out (language files) or --table (compact table)")
     configs = read_fineweb2_configs(config_dir)
-    layers = fineweb2_layers(configs, lambda lang: f"{config_dir.rstrip('/')}/{lang}.yml")  # validates every config
+    layers = layers_from_fineweb2(configs, lambda lang: f"{config_dir.rstrip('/')}/{lang}.yml")  # validates every config
     if table_path is not None:
         from cc_curate.fineweb2_configs import build_table, write_table
 

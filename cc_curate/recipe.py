@@ -131,7 +131,7 @@ def read_fineweb2_configs(folder: str) -> dict[str, dict[str, Any]]:
     return {lang: config or {} for lang, config in configs.items()}
 
 
-def fineweb2_layers(configs: Mapping[str, Mapping[str, Any]], where: Callable[[str], str]) -> dict[str, dict[str, Any]]:
+def layers_from_fineweb2(configs: Mapping[str, Mapping[str, Any]], where: Callable[[str], str]) -> dict[str, dict[str, Any]]:
     """FineWeb2 configs ``{lang: config}`` as validated recipe layers (errors name ``where(lang)``)."""
     layers = {}
     for lang, config in configs.items():
@@ -147,7 +147,7 @@ def fineweb2_layers(configs: Mapping[str, Mapping[str, Any]], where: Callable[[s
 
 def load_fineweb2_configs(folder: str) -> dict[str, dict[str, Any]]:
     """Read every ``{lang}.yml`` of a FineWeb2 config folder (local or fsspec URL) as layers."""
-    return fineweb2_layers(read_fineweb2_configs(folder), lambda lang: f"{folder.rstrip('/')}/{lang}.yml")
+    return layers_from_fineweb2(read_fineweb2_configs(folder), lambda lang: f"{folder.rstrip('/')}/{lang}.yml")
 
 
 @dataclass
@@ -270,7 +270,7 @@ def _fineweb2_layers(path: str, settings: Mapping[str, Any]) -> tuple[dict[str, 
     source = settings["from_fineweb2"]
     if source == PACKAGED:
         configs = packaged_configs()
-        layers = fineweb2_layers(configs, lambda lang: f"{PACKAGED_LABEL}: {lang}")
+        layers = layers_from_fineweb2(configs, lambda lang: f"{PACKAGED_LABEL}: {lang}")
         label = PACKAGED_LABEL
     else:
         label = source if "://" in source or Path(source).is_absolute() else str(Path(path).parent / source)

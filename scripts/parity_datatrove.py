@@ -397,6 +397,19 @@ def report(docs: list[dict], dt: dict[str, dict], cc: dict[str, dict], meta: dic
         "",
         "Reproduce: `.venv/bin/python scripts/parity_datatrove.py` (first run builds the venv and the corpus, ~20",
         "minutes on 2 cores; later runs reuse both and take about a minute).",
+        "",
+        "## Guarded in CI",
+        "",
+        "datatrove does not run in CI. `tests/fixtures/datatrove_filters.jsonl.gz` (made by",
+        "`scripts/make_datatrove_fixture.py --venv VENV`) records, for a fixed sample of real texts (a UDHR window of",
+        "every FineWeb2 language datatrove tokenizes offline, and realpages web pages), datatrove's word tokens, its",
+        "reason per filter with FineWeb2's config, and the value every rule measured. datatrove does not expose those",
+        "values, so each is read off its decisions: the rule runs alone while its threshold is moved by bisection until",
+        "the decision flips. `tests/test_datatrove_fixture.py` feeds the same texts and datatrove's tokens to",
+        "cc_curate's filters with the fineweb2 preset's settings and requires the same reasons and the same values (to",
+        "1e-9): a change in what any rule measures or decides fails it (checked: counting only `str.isalpha()` words",
+        "in the Gopher alpha rule fails both tests). Tokenizer differences are not in that test; they are the",
+        "classes above.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -452,7 +465,10 @@ def main() -> None:
         "sources": "udhr (whole declarations + windows of 4 articles), realpages_multilingual_warc (non-UDHR pages), "
                    "cc_warc_samples (resiliparse CC-MAIN-2020-34 sample, WET filter_test_1)",
     }
-    args.out.write_text(report(docs, dt, cc, meta))
+    # keep the end-to-end section that scripts/parity_e2e.py maintains at the end of the page
+    previous = args.out.read_text() if args.out.exists() else ""
+    e2e = previous[previous.index("<!-- e2e:begin -->"):] if "<!-- e2e:begin -->" in previous else ""
+    args.out.write_text(report(docs, dt, cc, meta) + ("\n" + e2e if e2e else ""))
     print(f"wrote {args.out}", file=sys.stderr)
     if args.disagreements:
         with open(args.disagreements, "w") as f:
