@@ -131,9 +131,8 @@ def _print_summary(summary: Any) -> None:
         console.print(f"[yellow]word tokenizer missing for {', '.join(summary.tokenizer_fallbacks)}: the built-in "
                       "Unicode tokenizer was used (word counts are off); pip install 'cc-curate[cjk]'[/yellow]")
     for lang, documents in summary.precision_without_wordlist.items():
-        console.print(f"[yellow]precision filter: no wordlist for {lang} ({documents:,} documents): FineWeb2 "
-                      f"removed its documents without a wordlist word (nor a whitelisted URL); these were "
-                      f"kept. Set precision_wordlists to a folder with {lang}.txt[/yellow]")
+        console.print(f"[yellow]precision filter: no wordlist for {lang} ({documents:,} documents not precision-filtered; "
+                      f"FineWeb2 used {lang}.txt: set precision_wordlists)[/yellow]", soft_wrap=True)
     console.print(f"shards: {summary.shards_run} processed, {summary.shards_skipped} already committed; "
                   f"output: {summary.output} (stats.json, README.md, data/)")
 
