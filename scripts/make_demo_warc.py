@@ -201,6 +201,7 @@ class Page:
     extra_paragraph: str = ""  # PII page: a paragraph appended to the article
     dup_of: str = ""  # exact duplicate: URL whose payload is copied byte for byte
     gzip_note: bool = False  # add X-Crawler-Content-Encoding like CC does for gzip'd transfers
+    expected: str = ""  # README outcome when it is not the one of its kind
 
 
 PII_PARAGRAPH = (
@@ -317,8 +318,9 @@ PAGES: list[Page] = [
          "Polish article", udhr="pol", start=11, site="Prawa Człowieka", skin="portal",
          server="nginx/1.20.1"),
     Page("https://www.manskliga-rattigheter.example/forklaringen/artiklar", "sv",
-         "Swedish article", udhr="swe", start=13, site="Mänskliga rättigheter", skin="news",
-         server="nginx/1.24.0"),
+         "Swedish article: its list markers (\"-\") are words without a letter, too many for FineWeb2's "
+         "Swedish threshold (84.1% of words with a letter; this page 81.7%)", udhr="swe", start=13,
+         site="Mänskliga rättigheter", skin="news", server="nginx/1.24.0", expected="dropped (quality)"),
     Page("https://www.quyenconnguoi.example/tuyen-ngon/dieu-1-7.html", "vi",
          "Vietnamese article (Latin with many diacritics)", udhr="vie", start=1,
          site="Quyền con người", skin="blog", server="nginx"),
@@ -852,6 +854,8 @@ def expected_outcome(page: Page) -> str:
         return "dropped (near-duplicate of A)"
     if page.extra_paragraph:
         return "kept, PII masked"
+    if page.expected:
+        return page.expected
     return EXPECTED_OUTCOME[page.kind]
 
 
