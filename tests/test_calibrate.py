@@ -109,3 +109,26 @@ def test_lid_threshold_counts_only_documents_labelled_as_the_language(tmp_path: 
     german_only.write_text("".join(json.dumps({"text": t}) + "\n" for t in german))
     alone = collect([str(german_only)], ["deu_Latn"], recipe)["deu_Latn"]
     assert lid_threshold(sample.scores) == lid_threshold(alone.scores) > 0.3
+
+
+def test_lid_threshold_is_rederived_for_the_recipes_model(tmp_path: Path) -> None:
+    """calibrate scores a reference corpus with the recipe's lid.model, not lid.176: a threshold
+    FineWeb2 set on GlotLID's scores can be re-derived for whatever model a run uses."""
+    from cc_curate.stages.lid import LanguageIdentifier
+
+    from .fasttext_model import write_model
+
+    model = write_model(tmp_path / "tiny.bin", {"Menschen": [3.0, 0.0], "und": [0.0, 0.0]},
+                        {"__label__de": [1.0, 0.0], "__label__en": [0.0, 0.0]})
+    texts = [" ".join(["Menschen"] * k + ["und"] * (8 - k)) for k in range(1, 9)]
+    corpus = tmp_path / "de.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    preset = tmp_path / "tiny.yaml"
+    preset.write_text(yaml.safe_dump({"base": str(FINEWEB2), "lid": {"model": str(model)}}))
+    recipe = load_recipe(preset)
+    sample = collect([str(corpus)], ["deu_Latn"], recipe)["deu_Latn"]
+    scores = np.array([r.score for r in LanguageIdentifier(recipe.settings["lid"]).predict(texts)])
+    assert sample.scores.tolist() == scores.tolist()  # the tiny model's scores, all labelled deu_Latn
+    assert lid_threshold(sample.scores) == round(float(np.clip(np.median(scores) - np.std(scores), 0.3, 0.9)), 3)
+    lid176 = collect([str(corpus)], ["deu_Latn"], load_recipe(FINEWEB2))["deu_Latn"]
+    assert not np.array_equal(np.nan_to_num(lid176.scores), sample.scores)
