@@ -228,6 +228,29 @@ def recipe_import_fineweb2(config_dir: str, out_dir: str | None, table_path: str
     click.echo(f"wrote {len(layers)} language files to {out}")
 
 
+@main.group("url-lists")
+def url_lists_group() -> None:
+    """FineWeb's URL block lists (UT1 adult list, CC BY-SA 4.0; datatrove's word lists)."""
+
+
+@url_lists_group.command("fetch")
+@click.option("--from", "source", default=None,
+              help="A folder holding the lists, or a datatrove 0.10.1 wheel (path or URL). "
+                   "Default: that wheel from PyPI.")
+@click.option("--dest", default=None, type=click.Path(file_okay=False),
+              help="Folder to write (default: $CC_CURATE_URL_LISTS or ~/.cache/cc_curate/url_lists, "
+                   "where `fineweb_lists: default` looks).")
+@_user_errors
+def url_lists_fetch(source: str | None, dest: str | None) -> None:
+    """Fetch FineWeb's URL lists once (sha256-checked) and compile them for runs."""
+    from cc_curate import url_lists
+
+    folder = url_lists.fetch(Path(dest) if dest else url_lists.default_folder(), source)
+    compiled = url_lists.load(folder)
+    click.echo(f"wrote FineWeb's URL lists to {folder}: {len(compiled.domains):,} domains, "
+               f"{len(compiled.urls):,} urls (UT1, CC BY-SA 4.0; see {folder / 'README.md'})")
+
+
 @main.command()
 @click.argument("output_dir")
 @_user_errors

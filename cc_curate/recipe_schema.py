@@ -80,8 +80,15 @@ SPEC: dict[str, Any] = {
     },
     "url_filter": {
         "enabled": Key("bool", "Apply the URL block lists"),
+        "fineweb_lists": Key(
+            "str",
+            "Folder of FineWeb's URL lists (`cc-curate url-lists fetch`); `default` = that command's "
+            "folder ($CC_CURATE_URL_LISTS or ~/.cache/cc_curate/url_lists); null = none",
+            nullable=True,
+        ),
+        "soft_word_threshold": Key("int", "FineWeb rule: soft-banned URL words that remove a page", low=1),
         "blocked_domains": Key("list[str]", "Domains blocked with their subdomains"),
-        "blocked_urls": Key("list[str]", "Exact URLs blocked"),
+        "blocked_urls": Key("list[str]", "URLs blocked with their path prefixes"),
         "blocked_words": Key("list[str]", "Words blocked when they appear as a URL token"),
         "block_list_files": Key("list[str]", "Files (path or URL) of domains/URLs, one a line"),
     },

@@ -26,6 +26,12 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get("CC_CURATE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
+# The presets use FineWeb's URL lists from `cc-curate url-lists fetch`'s folder: point it at the
+# shared copy, so every run in the tests uses the real lists and nothing is fetched.
+if (shared_data_dir() / "fineweb_url_filter").is_dir():
+    os.environ.setdefault("CC_CURATE_URL_LISTS", str(shared_data_dir() / "fineweb_url_filter"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = shared_data_dir()

@@ -30,6 +30,8 @@ from cc_curate.runtime.progress import ShardProgress
 from cc_curate.runtime.publish_task import previous_index, publish_all
 from cc_curate.runtime.shard_task import process_shard
 from cc_curate.sources import Shard, resolve_inputs
+from cc_curate.url_lists import CompiledUrlLists
+from cc_curate.url_lists import for_recipe as url_lists_for_recipe
 
 RUN_MANIFEST = f"{LEDGER}/_run.json"
 PUBLISHED_MARKER = f"{LEDGER}/_published.json"
@@ -85,6 +87,8 @@ def run(options: RunOptions) -> RunSummary:
     )
     if not shards:
         raise RunError("no input: give --input PATH|GLOB|URL or --snapshot CC-MAIN-YYYY-WW")
+    # Before any work: a recipe that expects FineWeb's URL lists stops here when they are missing.
+    url_lists = url_lists_for_recipe(recipe.settings["url_filter"], recipe.path)
     if options.dedup_against:
         previous_index(options.dedup_against, recipe)  # fail before any work
     _check_manifest(storage, recipe, shards)
@@ -99,16 +103,22 @@ def run(options: RunOptions) -> RunSummary:
 
     with driver_log(storage, f"{len(todo)} of {len(shards)} shards to run, recipe {recipe.path} "
                              f"(sha256 {recipe.sha256[:12]}), cc_curate {__version__}"):
-        return _run_and_publish(options, shards, todo, storage)
+        return _run_and_publish(options, shards, todo, storage, url_lists)
 
 
-def _run_and_publish(options: RunOptions, shards: list[Shard], todo: list[Shard], storage: Storage) -> RunSummary:
+def _run_and_publish(
+    options: RunOptions, shards: list[Shard], todo: list[Shard], storage: Storage,
+    url_lists: CompiledUrlLists | None,
+) -> RunSummary:
     """Run the shards not yet committed, then publish, write stats and the report."""
     recipe = options.recipe
     wanted = {s.shard_id for s in shards}
     started_ray = init_ray(options.workers, options.address)
     try:
-        _run_shards(options, todo, storage)
+        if url_lists is not None:
+            RUN_LOG.info("url filter: FineWeb's lists (sha256 %s), %d domains, %d urls",
+                         url_lists.digest[:12], len(url_lists.domains), len(url_lists.urls))
+        _run_shards(options, todo, storage, url_lists)
         if todo and len(todo) < len(shards):
             _say(options, f"resumed: {len(shards) - len(todo)} shards were already committed")
         committed = {k: v for k, v in read_ledger(storage).items() if k in wanted}
@@ -185,7 +195,9 @@ def init_ray(workers: int | None, address: str | None) -> bool:
     return True
 
 
-def _run_shards(options: RunOptions, shards: list[Shard], storage: Storage) -> None:
+def _run_shards(
+    options: RunOptions, shards: list[Shard], storage: Storage, url_lists: CompiledUrlLists | None
+) -> None:
     """Run shard tasks with a bounded number in flight; quarantine shards that keep failing."""
     recipe = options.recipe
     # --workers bounds the shards running at once; by default keep every CPU busy with one queued.
@@ -194,6 +206,8 @@ def _run_shards(options: RunOptions, shards: list[Shard], storage: Storage) -> N
         num_cpus=1, max_retries=recipe.settings["runtime"]["max_retries"], retry_exceptions=True
     )
     recipe_ref = ray.put(recipe)
+    # Put once: every worker of a node maps the same read-only arrays (zero-copy), none rebuilds them.
+    url_lists_ref = ray.put(url_lists)
     progress = ShardProgress(len(shards), stream=options.stream)
     pending: dict[ray.ObjectRef, Shard] = {}
     queue = list(shards)
@@ -208,7 +222,8 @@ def _run_shards(options: RunOptions, shards: list[Shard], storage: Storage) -> N
                     time.sleep(stagger)
                 shard = queue.pop(0)
                 ref = task.remote(shard, recipe_ref, options.output,
-                                  snapshot=options.snapshot, max_records=options.max_records)
+                                  snapshot=options.snapshot, max_records=options.max_records,
+                                  url_lists=url_lists_ref)
                 pending[ref] = shard
             done, _ = ray.wait(list(pending), num_returns=1)
             shard = pending.pop(done[0])

@@ -25,20 +25,26 @@ from cc_curate.report.counters import Counters
 from cc_curate.runtime.logs import SHARD_LOG, attempt_number, captured, failed_log_path, shard_log_path, summary_line
 from cc_curate.sources import RawRecord, ReadPolicy, Shard, SkippedRecord, iter_records
 from cc_curate.stages.pipeline import DocumentPipeline
+from cc_curate.url_lists import CompiledUrlLists
 
 _PIPELINES: dict[str, DocumentPipeline] = {}
 DUMP_RE = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 
 
-def pipeline_for(recipe: Recipe, counters: Counters | None = None) -> DocumentPipeline:
+def pipeline_for(
+    recipe: Recipe, counters: Counters | None = None, url_lists: CompiledUrlLists | None = None
+) -> DocumentPipeline:
     """This process's pipeline for ``recipe`` (built on first use: models load once).
+
+    ``url_lists``: FineWeb's compiled URL lists as the driver shared them (None: loaded here if
+    the recipe asks for them).
 
     A build is counted in ``counters`` as ``pipeline.builds`` and ``time.stage.setup``.
     """
     key = recipe.sha256
     if key not in _PIPELINES:
         started = time.perf_counter()
-        _PIPELINES[key] = DocumentPipeline(recipe)
+        _PIPELINES[key] = DocumentPipeline(recipe, url_lists)
         if counters is not None:
             counters.add("pipeline.builds")
             counters.add("time.stage.setup", time.perf_counter() - started)
@@ -68,10 +74,11 @@ def process_shard(
     *,
     snapshot: str | None = None,
     max_records: int | None = None,
+    url_lists: CompiledUrlLists | None = None,
 ) -> dict[str, Any]:
     """Process and commit one shard, and write its log (runtime/logs.py says which file).
 
-    Idempotent: a committed shard is not processed again.
+    Idempotent: a committed shard is not processed again. ``url_lists``: see ``pipeline_for``.
     """
     storage = Storage(output, recipe.settings["input"]["storage_options"] or None)
     if storage.exists(ledger_path(shard.shard_id)):
@@ -83,7 +90,8 @@ def process_shard(
     with captured(SHARD_LOG) as log:
         SHARD_LOG.info("shard %s attempt %d: %s (pid %d)", shard.shard_id, attempt, redact(shard.path), os.getpid())
         try:
-            entry = _process(shard, recipe, storage, counters, quarantined, snapshot=snapshot, max_records=max_records)
+            entry = _process(shard, recipe, storage, counters, quarantined, snapshot=snapshot, max_records=max_records,
+                             url_lists=url_lists)
         except Exception:
             # redacted: an error can quote a URL with credentials or a presigned query
             SHARD_LOG.error("attempt %d failed\n%s", attempt, redact(traceback.format_exc().rstrip()))
@@ -106,6 +114,7 @@ def _process(
     *,
     snapshot: str | None,
     max_records: int | None,
+    url_lists: CompiledUrlLists | None,
 ) -> dict[str, Any] | None:
     """Read, run the pipeline and commit; None if another attempt committed first.
 
@@ -115,7 +124,7 @@ def _process(
     storage_options = recipe.settings["input"]["storage_options"] or None
     started = time.perf_counter()
     cpu_started = time.process_time()
-    pipeline = pipeline_for(recipe, counters)
+    pipeline = pipeline_for(recipe, counters, url_lists)
     batch_size = recipe.settings["runtime"]["batch_size"]
     dump = dump_name(recipe, shard, snapshot)
     tables, batch = [], []

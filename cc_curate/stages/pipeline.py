@@ -39,6 +39,8 @@ from cc_curate.stages.minhash import minhash_signature, text_hash
 from cc_curate.stages.pii import mask_pii
 from cc_curate.stages.tokenize import get_tokenizer
 from cc_curate.stages.url_filter import UrlFilter
+from cc_curate.url_lists import CompiledUrlLists
+from cc_curate.url_lists import for_recipe as url_lists_for_recipe
 
 
 @dataclass
@@ -61,10 +63,14 @@ class BatchResult:
 class DocumentPipeline:
     """Built once per worker process (models and word lists load once), then called per batch."""
 
-    def __init__(self, recipe: Recipe):
+    def __init__(self, recipe: Recipe, url_lists: CompiledUrlLists | None = None):
+        """``url_lists``: FineWeb's compiled URL lists when the caller has them (the driver sends
+        them to every worker); else they are loaded here if the recipe asks for them."""
         self.recipe = recipe
         settings = recipe.settings
-        self.url_filter = UrlFilter(settings["url_filter"])
+        if url_lists is None:
+            url_lists = url_lists_for_recipe(settings["url_filter"], recipe.path)
+        self.url_filter = UrlFilter(settings["url_filter"], url_lists)
         self.extractor = Extractor(settings["extraction"])
         self.lid = LanguageIdentifier(settings["lid"])
         self.wanted_languages = frozenset(settings.get("languages") or ())
@@ -92,7 +98,8 @@ class DocumentPipeline:
             if rule:
                 counters.add(f"url_filter.removed.{rule}")
                 row.update(text="", lang=UNDETERMINED_LANG, language="und", language_script="Zyyy",
-                           language_score=0.0, filter_reason="url_filter")
+                           language_score=0.0, filter_reason="url_filter",
+                           filter_signals=[(f"url_filter.{rule}", 1.0)])
                 rows.append(row)
                 continue
             text = record.text

@@ -1,14 +1,32 @@
-"""URL block lists: drop a page before extraction when its URL is on a list (FineWeb's first step).
+"""The URL filter: drop a page before extraction when its URL is blocked (FineWeb's first step).
 
-Three rules, checked in this order and reported by name so statistics can tell them apart:
+FineWeb's rules (datatrove's ``URLFilter``), on the lists of ``cc_curate.url_lists``, checked in
+this order and reported under datatrove's names:
 
-* ``domain``: the host or any parent domain is blocked (blocking ``example.com`` blocks
-  ``www.example.com`` and ``a.b.example.com``; a bare TLD such as ``xxx`` blocks the whole TLD).
-* ``url``: the URL, or one of its path prefixes on a ``/`` boundary, is blocked (compared
-  case-insensitively, fragment ignored). Entries may omit
-  the scheme and ``www.`` (as in the UT1 lists): ``example.com/adult`` blocks
-  ``https://www.example.com/adult/page.html`` but not ``/adultery``.
-* ``word``: a blocked word equals a whole token of the (percent-decoded, lower-cased) URL,
+* ``domain``: the registered domain (tldextract, the Public Suffix List's ICANN section) is listed;
+* ``subdomain``: the full host is listed;
+* ``url``: the URL string, exactly as in the WARC record, is listed (the UT1 entries carry no
+  scheme, so this matches only URLs written without one);
+* ``hard_blacklisted``: a banned word is a token of the URL (tokens: runs of ASCII letters and
+  digits, case kept, so ``Porn`` is not ``porn``);
+* ``soft_blacklisted``: at least ``soft_word_threshold`` distinct soft-banned words are tokens;
+* ``blacklisted_subword``: a banned subword occurs in the URL lower-cased with every character
+  other than ASCII letters and digits removed.
+
+Hosts are compared as tldextract returns them: scheme, userinfo, port and a trailing dot dropped,
+case and form kept, so ``EXAMPLE.com``, or the Unicode form of a listed punycode host, does not
+match (as in datatrove). The Public Suffix List is the snapshot bundled with tldextract: nothing
+is fetched at run time. docs/parity.md shows 100% agreement with datatrove.
+
+Then the user's own lists (recipe keys ``blocked_domains``, ``blocked_urls``, ``blocked_words``,
+``block_list_files``), with broader matching, reported as:
+
+* ``blocked_domain``: the host or any parent domain is blocked (blocking ``example.com`` blocks
+  ``www.example.com`` and ``a.b.example.com``; a bare TLD such as ``xxx`` blocks the whole TLD);
+* ``blocked_url``: the URL, or one of its path prefixes on a ``/`` boundary, is blocked (compared
+  case-insensitively, fragment ignored). Entries may omit the scheme and ``www.``:
+  ``example.com/adult`` blocks ``https://www.example.com/adult/page.html`` but not ``/adultery``;
+* ``blocked_word``: a blocked word equals a whole token of the (percent-decoded, lower-cased) URL,
   tokens being runs of letters and digits.
 
 Block list files (local paths or URLs fsspec can open, .gz allowed) hold one entry per line; an
@@ -22,6 +40,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tldextract import TLDExtract
+
+from cc_curate.url_lists import CompiledUrlLists, normalize, url_tokens
 
 _TOKEN = re.compile(r"[^\W_]+")
 
@@ -73,11 +95,46 @@ def _read_lines(location: str) -> Iterable[str]:
                 yield line
 
 
-class UrlFilter:
-    """Built once per worker from the recipe's ``url_filter`` section; ``blocked`` per document."""
+class FineWebRules:
+    """datatrove's URLFilter decisions on compiled lists; ``rule`` per URL."""
 
-    def __init__(self, params: Mapping[str, Any]):
+    def __init__(self, lists: CompiledUrlLists, soft_word_threshold: int = 2):
+        self.lists = lists
+        self.soft_word_threshold = soft_word_threshold
+        # The bundled Public Suffix List snapshot only: no cache file, no download.
+        self._split = TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+    def rule(self, url: str) -> str | None:
+        """None when the URL passes, else the name of the first rule that blocks it."""
+        lists = self.lists
+        host = self._split(url)
+        if lists.has_domain(host.top_domain_under_public_suffix):
+            return "domain"
+        if lists.has_domain(host.fqdn):
+            return "subdomain"
+        if lists.has_url(url):
+            return "url"
+        tokens = url_tokens(url)
+        if not lists.banned_words.isdisjoint(tokens):
+            return "hard_blacklisted"
+        if len(lists.soft_banned_words & tokens) >= self.soft_word_threshold:
+            return "soft_blacklisted"
+        normalized = normalize(url)
+        if any(subword in normalized for subword in lists.banned_subwords):
+            return "blacklisted_subword"
+        return None
+
+
+class UrlFilter:
+    """Built once per worker from the recipe's ``url_filter`` section; ``blocked`` per document.
+
+    ``fineweb_lists``: FineWeb's compiled lists, or None when the recipe runs without them.
+    """
+
+    def __init__(self, params: Mapping[str, Any], fineweb_lists: CompiledUrlLists | None = None):
         self.enabled = bool(params.get("enabled", True))
+        self.fineweb = (FineWebRules(fineweb_lists, int(params.get("soft_word_threshold", 2)))
+                        if self.enabled and fineweb_lists is not None else None)
         self.domains: set[str] = set()
         self.urls: set[str] = set()
         self.words = {w.lower() for w in params.get("blocked_words") or ()}
@@ -97,14 +154,18 @@ class UrlFilter:
                 self.urls.add(host + path)
 
     def blocked(self, url: str) -> str | None:
-        """None when the URL may pass, else the rule that matched: "domain", "url" or "word"."""
-        if not self.enabled:
+        """None when the URL may pass, else the rule that matched (FineWeb's rules first)."""
+        if not self.enabled or not url:
             return None
+        if self.fineweb is not None:
+            rule = self.fineweb.rule(url)
+            if rule:
+                return rule
         host, path = _host_and_path(url)
         if self.domains and any(d in self.domains for d in _parent_domains(host)):
-            return "domain"
+            return "blocked_domain"
         if self.urls and any(u in self.urls for u in _url_prefixes(host, path)):
-            return "url"
+            return "blocked_url"
         if self.words and not self.words.isdisjoint(_TOKEN.findall(unquote(url).lower())):
-            return "word"
+            return "blocked_word"
         return None
