@@ -527,7 +527,9 @@ def run_cc_curate(recipe: str, files: list[Path], workers: int, work: Path) -> d
     inputs = [arg for f in files for arg in ("--input", str(f))]
     cmd = [str(cli) if cli.exists() else "cc-curate", "run", str(REPO / recipe), *inputs,
            "--output", str(out), "--workers", str(workers)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+    # the presets' FineWeb URL lists: the shared copy unless $CC_CURATE_URL_LISTS says otherwise
+    env = {"CC_CURATE_URL_LISTS": str(SHARED / "fineweb_url_filter"), **os.environ,
+           "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}
     ledger = out / "_ledger"
 
     def committed() -> int:

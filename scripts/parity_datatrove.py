@@ -465,7 +465,8 @@ def main() -> None:
         "sources": "udhr (whole declarations + windows of 4 articles), realpages_multilingual_warc (non-UDHR pages), "
                    "cc_warc_samples (resiliparse CC-MAIN-2020-34 sample, WET filter_test_1)",
     }
-    # keep the end-to-end section that scripts/parity_e2e.py maintains at the end of the page
+    # keep the sections at the end of the page: end-to-end (scripts/parity_e2e.py), then the URL
+    # filter's (scripts/parity_url_filter.py)
     previous = args.out.read_text() if args.out.exists() else ""
     e2e = previous[previous.index("<!-- e2e:begin -->"):] if "<!-- e2e:begin -->" in previous else ""
     args.out.write_text(report(docs, dt, cc, meta) + ("\n" + e2e if e2e else ""))

@@ -43,15 +43,16 @@ def test_decisions_equal_datatrove_on_the_fixture(fineweb_lists: url_lists.Compi
 
     lines = gzip.decompress(FIXTURE.read_bytes()).decode("utf-8").splitlines()
     meta = json.loads(lines[0])["meta"]
-    assert meta["tldextract"] == version("tldextract"), (
-        "tldextract's Public Suffix List snapshot changed: re-run scripts/parity_url_filter.py --fixture ...")
     rows = [json.loads(line) for line in lines[1:]]
     assert len(rows) >= 3000 and {r["rule"] for r in rows} == {
         None, "domain", "subdomain", "url", "hard_blacklisted", "soft_blacklisted", "blacklisted_subword"}
     url_filter = UrlFilter({"enabled": True}, fineweb_lists)
     wrong = [(r["url"], r["rule"], url_filter.blocked(r["url"])) for r in rows
              if url_filter.blocked(r["url"]) != r["rule"]]
-    assert not wrong, f"{len(wrong)} decisions differ from datatrove's (url, datatrove, cc_curate): {wrong[:10]}"
+    hint = ("" if meta["tldextract"] == version("tldextract") else
+            f" (recorded with tldextract {meta['tldextract']}, whose suffix list may differ from {version('tldextract')}'s:"
+            " re-run scripts/parity_url_filter.py --fixture)")
+    assert not wrong, f"{len(wrong)} decisions differ from datatrove's{hint}; (url, datatrove, cc_curate): {wrong[:10]}"
 
 
 def _list_folder(folder: Path, domains: str, urls: str = "", words: str = "porn\n",

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import ahocorasick
 from tldextract import TLDExtract
 
 from cc_curate.url_lists import CompiledUrlLists, normalize, url_tokens
@@ -103,6 +104,11 @@ class FineWebRules:
         self.soft_word_threshold = soft_word_threshold
         # The bundled Public Suffix List snapshot only: no cache file, no download.
         self._split = TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+        self._subwords = ahocorasick.Automaton()  # one pass over the URL for all subwords
+        for subword in lists.banned_subwords:
+            self._subwords.add_word(subword, subword)
+        if lists.banned_subwords:
+            self._subwords.make_automaton()
 
     def rule(self, url: str) -> str | None:
         """None when the URL passes, else the name of the first rule that blocks it."""
@@ -119,8 +125,7 @@ class FineWebRules:
             return "hard_blacklisted"
         if len(lists.soft_banned_words & tokens) >= self.soft_word_threshold:
             return "soft_blacklisted"
-        normalized = normalize(url)
-        if any(subword in normalized for subword in lists.banned_subwords):
+        if lists.banned_subwords and next(self._subwords.iter(normalize(url)), None) is not None:
             return "blacklisted_subword"
         return None
 
