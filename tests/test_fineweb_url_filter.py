@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -120,6 +121,18 @@ def test_fetch_from_a_folder_checks_the_files(tmp_path: Path, shared_data: Path)
     with pytest.raises(UserError, match="differs from datatrove 0.10.1's"):
         url_lists.fetch(tmp_path / "dest2", str(forged))
     assert not (tmp_path / "dest2").exists()
+
+
+def test_fetch_from_a_wheel(tmp_path: Path, shared_data: Path) -> None:
+    """The files as the datatrove wheel holds them (datatrove/assets/); a file that is no wheel is refused."""
+    wheel = tmp_path / "datatrove.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name in url_lists.LIST_FILES:
+            archive.write(shared_data / "fineweb_url_filter" / name, f"datatrove/assets/{name}")
+    assert url_lists.missing_files(url_lists.fetch(tmp_path / "dest", str(wheel))) == []
+    (tmp_path / "broken.whl").write_bytes(b"not a zip")
+    with pytest.raises(UserError, match="not a wheel"):
+        url_lists.fetch(tmp_path / "dest2", str(tmp_path / "broken.whl"))
 
 
 def test_cli_fetch_then_missing_lists_stop_a_preset_before_any_work(tmp_path: Path, shared_data: Path) -> None:
