@@ -116,6 +116,7 @@ def report(result: dict) -> str:
     def mib(n: int) -> str:
         return f"{n / MIB:,.1f}"
 
+    met = all(w["setup_s"] < 1 and w["run_mem"]["rss"] < 100e6 for w in cc)
     rows = [f"| cc_curate, Ray worker {i + 1} | {w['setup_s']:.2f} | {mib(w['setup_mem']['rss'])} | "
             f"{mib(w['setup_mem']['uss'])} | {mib(w['run_mem']['rss'])} | {mib(w['run_mem']['uss'])} | "
             f"{w['urls_per_s']:,.0f} |" for i, w in enumerate(cc)]
@@ -138,6 +139,10 @@ def report(result: dict) -> str:
         "| USS after filtering (MiB) | URLs/s |",
         "|---|---:|---:|---:|---:|---:|---:|",
         *rows,
+        "",
+        f"Target (under 1 s of set-up and under 100 MB per worker): **{'met' if met else 'NOT met'}** "
+        f"(set-up at most {max(w['setup_s'] for w in cc):.2f} s, a worker grows by at most "
+        f"{mib(max(w['run_mem']['rss'] for w in cc))} MiB of RSS).",
         "",
         "A worker's set-up is taking the lists from the object store (zero-copy: the arrays stay in the node's",
         "shared memory, one copy for all its workers) and building tldextract's suffix trie; its memory is the",

@@ -51,7 +51,8 @@ def test_decisions_equal_datatrove_on_the_fixture(fineweb_lists: url_lists.Compi
     wrong = [(r["url"], r["rule"], url_filter.blocked(r["url"])) for r in rows
              if url_filter.blocked(r["url"]) != r["rule"]]
     hint = ("" if meta["tldextract"] == version("tldextract") else
-            f" (recorded with tldextract {meta['tldextract']}, whose suffix list may differ from {version('tldextract')}'s:"
+            f" (recorded with tldextract {meta['tldextract']}, whose suffix list may differ from "
+            f"{version('tldextract')}'s:"
             " re-run scripts/parity_url_filter.py --fixture)")
     assert not wrong, f"{len(wrong)} decisions differ from datatrove's{hint}; (url, datatrove, cc_curate): {wrong[:10]}"
 
@@ -148,7 +149,8 @@ def test_cli_fetch_then_missing_lists_stop_a_preset_before_any_work(tmp_path: Pa
     assert "nothing-here" in message and "cc-curate url-lists fetch" in message
     assert not out.exists()
     fetched = subprocess.run(
-        [sys.executable, "-m", "cc_curate.cli", "url-lists", "fetch", "--from", str(shared_data / "fineweb_url_filter")],
+        [sys.executable, "-m", "cc_curate.cli", "url-lists", "fetch",
+         "--from", str(shared_data / "fineweb_url_filter")],
         capture_output=True, text=True, cwd=REPO_ROOT, env=env)
     assert fetched.returncode == 0, fetched.stderr
     assert url_lists.missing_files(tmp_path / "nothing-here") == []
@@ -165,8 +167,8 @@ def test_run_shares_the_lists_with_ray_workers(tmp_path: Path, local_ray: None) 
     """The driver compiles once and puts the lists in the object store; workers remove by datatrove's rules."""
     page = http_response(b"<html><body><article><p>" + b"A plain page about gardening and tomatoes. " * 30
                          + b"</p></article></body></html>")
-    records = [("http://0-1sex.com/x", "1"), ("http://00000000a.blogspot.com/y", "2"), ("https://ok.example/erotic-babes", "3"),
-               ("https://ok.example/garden", "4")]
+    records = [("http://0-1sex.com/x", "1"), ("http://00000000a.blogspot.com/y", "2"),
+               ("https://ok.example/erotic-babes", "3"), ("https://ok.example/garden", "4")]
     warc = tmp_path / "in.warc.gz"
     warc.write_bytes(b"".join(gzip.compress(warc_record("response", page, rid=f"0000000{rid}", url=url))
                               for url, rid in records))
