@@ -271,7 +271,8 @@ def report(rows: list[dict], meta: dict) -> str:
         "host, does not match); the `url` rule compares the whole URL string, and",
         "the UT1 entries carry no scheme, so it fires only on URLs written without one (never in a WARC);",
         "word rules see ASCII tokens with their case kept. A different tldextract version can move a suffix",
-        "(its Public Suffix List snapshot changes), so the CI fixture pins the decisions with tldextract's version.",
+        "(its Public Suffix List snapshot changes): the CI fixture records the version, and its test names it when a",
+        "decision differs.",
     ]
     wrong = [r for r in rows if r["rule"] != r["cc_curate"]]
     if wrong:
@@ -280,7 +281,7 @@ def report(rows: list[dict], meta: dict) -> str:
     lines += [
         "",
         "Reproduce: `.venv/bin/python scripts/parity_url_filter.py` (regenerates this section; `--fixture` also",
-        "rewrites `tests/fixtures/url_filter_decisions.jsonl.gz`, which `tests/test_url_filter_parity.py` checks).",
+        "rewrites `tests/fixtures/url_filter_decisions.jsonl.gz`, which `tests/test_fineweb_url_filter.py` checks).",
         SECTION_END,
     ]
     return "\n".join(lines) + "\n"
