@@ -55,7 +55,8 @@ def run_preset(work: Path, data: Path) -> Path:
             "--workers", "2"]
     for path in inputs(data):
         args += ["-i", str(path)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # the preset's FineWeb URL lists: the shared copy unless $CC_CURATE_URL_LISTS says otherwise
+    env = {"CC_CURATE_URL_LISTS": str(data / "fineweb_url_filter"), **os.environ, "PYTHONPATH": str(REPO)}
     started = time.time()
     subprocess.run(args, check=True, env=env, cwd=REPO)
     print(f"cc-curate run: {time.time() - started:.0f} s", file=sys.stderr)
