@@ -122,8 +122,8 @@ _WORDS = ("the people of every nation shall have the right to take part in the g
           "suffrage and shall be held by secret vote or by equivalent free voting procedures").split()
 
 
-def prose_page(i: int | str, paragraphs: int = 6) -> bytes:
-    """An English HTML article that extraction keeps (long, varied sentences), unique per ``i``."""
+def prose_paragraphs(i: int | str, paragraphs: int = 6) -> list[str]:
+    """English paragraphs (long, varied sentences) that the quality filters keep, unique per ``i``."""
     rng = random.Random(str(i))
     paras = []
     for p in range(paragraphs):
@@ -131,9 +131,15 @@ def prose_page(i: int | str, paragraphs: int = 6) -> bytes:
         for _ in range(5):
             words = [rng.choice(_WORDS) for _ in range(rng.randrange(14, 24))]
             sentences.append(" ".join(words).capitalize() + ".")
-        paras.append(f"<p>Page {i} paragraph {p}. " + " ".join(sentences) + "</p>")
+        paras.append(f"Page {i} paragraph {p}. " + " ".join(sentences))
+    return paras
+
+
+def prose_page(i: int | str, paragraphs: int = 6) -> bytes:
+    """An English HTML article that extraction keeps, unique per ``i``."""
+    body = "".join(f"<p>{p}</p>" for p in prose_paragraphs(i, paragraphs))
     return (f"<!DOCTYPE html><html><head><title>Article {i}</title></head><body><article>"
-            f"<h1>Article number {i}</h1>{''.join(paras)}</article></body></html>").encode()
+            f"<h1>Article number {i}</h1>{body}</article></body></html>").encode()
 
 
 def good_responses(n: int, start: int = 0, prefix: str = "ok") -> list[bytes]:

@@ -183,7 +183,7 @@ def read_decisions(outputs: dict[str, str]) -> dict[str, dict[str, tuple[int, st
     result = {}
     for lang, path in outputs.items():
         table = pq.read_table(path)
-        assert table.column_names == ["id", "minhash_cluster_size", "duplicate_of"]
+        assert table.column_names == ["id", "text_hash", "minhash_cluster_size", "duplicate_of"]
         rows = table.to_pylist()
         assert len({r["id"] for r in rows}) == len(rows)
         result[lang] = {r["id"]: (r["minhash_cluster_size"], r["duplicate_of"]) for r in rows}
@@ -405,6 +405,7 @@ def test_keep_rule_unit():
             "lang": ["x", "x", "x", "x", "x", "x"],
             "date": ["2024-02", "2024-01", "2024-01", None, "2025-01", "2024-01"],
             "id": ["c", "b", "a", "d", "e", "f"],
+            "text_hash": pa.array([3, 2, 1, 4, 5, 6], pa.uint64()),
             "prev_id": [None, None, None, None, "old2", "old1"],
             "prev_date": [None, None, None, None, "2020", "2019"],
         },

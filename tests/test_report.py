@@ -168,7 +168,10 @@ def _decisions(rng: np.random.Generator, table: pa.Table) -> pa.Table:
             out_ids.append(member)
             sizes.append(len(members))
             dup_of.append(None if member == members[0] else members[0])
-    return pa.table({"id": pa.array(out_ids, pa.string()), "minhash_cluster_size": pa.array(sizes, pa.int64()),
+    text_hash = dict(zip(candidates["id"].to_pylist(), candidates["text_hash"].to_pylist()))
+    return pa.table({"id": pa.array(out_ids, pa.string()),
+                     "text_hash": pa.array([text_hash[i] for i in out_ids], pa.uint64()),
+                     "minhash_cluster_size": pa.array(sizes, pa.int64()),
                      "duplicate_of": pa.array(dup_of, pa.string())})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from cc_curate.recipe import load_recipe
 from cc_curate.runtime.driver import RunOptions, RunSummary, run
 
 from .conftest import REPO_ROOT
+from .faults_helpers import prose_paragraphs
 
 pytestmark = pytest.mark.slow
 
@@ -170,6 +172,39 @@ def test_text_inputs_skip_extraction(tmp_path: Path, shared_data: Path, local_ra
     assert stats["check"]["records_add_up"]
     assert "fra_Latn" in stats["languages"]
     assert stats["funnel"]["documents"] >= 2
+
+
+def test_documents_sharing_an_id_are_judged_on_their_own(tmp_path: Path, local_ray: None) -> None:
+    """Text inputs rarely have globally unique ids: documents with one id and different texts are
+    distinct documents (kept, cluster size 1 each), whether the id repeats across files or in one;
+    the same record read from a copy of its file is one document, a duplicate. The collisions are
+    counted in stats.json and named in one warning line.
+
+    Fails on the code before document identity was (id, text): doc-1 of b.jsonl was removed as
+    ``duplicate_of`` doc-1 of a.jsonl with ``minhash_cluster_size`` 1, and doc-2's second text too.
+    """
+    texts = {name: "\n\n".join(prose_paragraphs(name)) for name in ("A", "B", "C", "D")}
+    lines = {"a.jsonl": [("doc-1", "A"), ("doc-2", "C"), ("doc-2", "D")], "b.jsonl": [("doc-1", "B")],
+             "b-copy.jsonl": [("doc-1", "B")]}
+    for name, records in lines.items():
+        (tmp_path / name).write_text("".join(json.dumps({"id": rid, "text": texts[t]}) + "\n" for rid, t in records))
+    out = tmp_path / "out"
+    said = io.StringIO()
+    run_in_process("recipes/fast.yaml", out, [str(tmp_path / name) for name in lines], stream=said)
+
+    def rows(partition: str) -> list[tuple]:
+        table = pq.read_table(out / "data" / partition / "train")
+        return sorted((r["id"], r["text"], r["minhash_cluster_size"], r.get("duplicate_of"))
+                      for r in table.to_pylist())
+
+    assert rows("eng_Latn") == sorted([("doc-1", texts["A"], 1, None), ("doc-1", texts["B"], 2, None),
+                                       ("doc-2", texts["C"], 1, None), ("doc-2", texts["D"], 1, None)])
+    assert rows("eng_Latn_removed") == [("doc-1", texts["B"], 2, "doc-1")]  # the copy
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["ids"]["collisions"] == 2
+    assert stats["check"] == {"records_add_up": True, "documents_add_up": True}
+    warning = [line for line in said.getvalue().splitlines() if "doc-1" in line]
+    assert len(warning) == 1 and "a.jsonl" in warning[0] and "b.jsonl" in warning[0], said.getvalue()
 
 
 def test_dedup_against_a_previous_release(tmp_path: Path, shared_data: Path, local_ray: None) -> None:

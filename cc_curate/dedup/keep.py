@@ -1,8 +1,9 @@
 """The keep rule: which document of a cluster survives, and what every member is told.
 
 Rule (documented, deterministic): in each cluster, the document with the earliest ``date``
-is kept, ties broken by the smallest ``id`` (then by the internal node number, which only
-matters if one id appears twice); a missing date sorts after every date. Every other member
+is kept, ties broken by the smallest ``id``, then by the smallest ``text_hash`` (documents
+that share an id: ``schema.DOCUMENT_KEY``), then by the internal node number (which only
+matters for one record read twice); a missing date sorts after every date. Every other member
 gets ``duplicate_of`` = the kept id. All members carry ``minhash_cluster_size`` = the number
 of documents in the cluster.
 
@@ -29,9 +30,14 @@ PREV_ID = pa.field("prev_id", pa.string())
 PREV_DATE = pa.field("prev_date", pa.string())
 KEPT_DATE = pa.field("kept_date", pa.string())
 
-MEMBERS = pa.schema([ROOT, NODE, STAGED.field("lang"), STAGED.field("date"), STAGED.field("id"), PREV_ID, PREV_DATE])
+TEXT_HASH = STAGED.field("text_hash")
+
+MEMBERS = pa.schema(
+    [ROOT, NODE, STAGED.field("lang"), STAGED.field("date"), STAGED.field("id"), TEXT_HASH, PREV_ID, PREV_DATE]
+)
 ASSIGNMENTS = pa.schema(
-    [NODE, STAGED.field("lang"), STAGED.field("id"), STAGED.field("minhash_cluster_size"), DUPLICATE_OF, KEPT_DATE]
+    [NODE, STAGED.field("lang"), STAGED.field("id"), TEXT_HASH, STAGED.field("minhash_cluster_size"), DUPLICATE_OF,
+     KEPT_DATE]
 )
 
 
@@ -67,6 +73,7 @@ def resolve_clusters(members: pa.Table) -> pa.Table:
             ("lang_code", "ascending"),
             ("date", "ascending"),
             ("id", "ascending"),
+            ("text_hash", "ascending"),
             ("node", "ascending"),
         ]
     ).combine_chunks()
@@ -96,6 +103,7 @@ def resolve_clusters(members: pa.Table) -> pa.Table:
     duplicate_of = pc.if_else(pa.array(is_keeper & ~has_prev[group]), pa.scalar(None, pa.string()), duplicate_of)
     cluster_size = (sizes + has_prev)[group].astype(np.int64)
     return pa.table(
-        [members["node"], members["lang"], members["id"], pa.array(cluster_size), duplicate_of, kept_date],
+        [members["node"], members["lang"], members["id"], members["text_hash"], pa.array(cluster_size), duplicate_of,
+         kept_date],
         schema=ASSIGNMENTS,
     )

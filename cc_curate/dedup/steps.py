@@ -3,11 +3,11 @@
 Every step reads files, writes files (cc_curate.dedup.parts: atomic, deterministic names) and
 returns only paths and small counts. Documents are numbered ``node = file_index << 32 | row``
 (row = position in the staged file), unique within a run; outcomes never depend on the
-numbering, only on (date, id).
+numbering, only on (date, id, text_hash).
 
 Steps, in order (M map groups of staged files, P hash partitions):
 
-1. ``map_documents``   per group: node table (node, lang, date, id) by node; exact keys by key.
+1. ``map_documents``   per group: node table (node, lang, date, id, text_hash) by node; exact keys by key.
 2. ``reduce_exact``    per partition: identical texts -> star edges to the smallest node; every
                        other copy is dropped from LSH; matches with the previous index.
 3. ``map_bands``       per group: band keys of the documents still in play, by key.
@@ -32,18 +32,28 @@ import pyarrow.parquet as pq
 
 from cc_curate.dedup import graph, index
 from cc_curate.dedup.hashing import band_keys, exact_keys, language_salt, partition_of
-from cc_curate.dedup.keep import ASSIGNMENTS, MEMBERS, NODE, PREV_DATE, PREV_ID, first_per_key, resolve_clusters
+from cc_curate.dedup.keep import (
+    ASSIGNMENTS,
+    MEMBERS,
+    NODE,
+    PREV_DATE,
+    PREV_ID,
+    TEXT_HASH,
+    first_per_key,
+    resolve_clusters,
+)
 from cc_curate.dedup.parts import AtomicFile, PartitionedWriter, filesystem, iter_part, read_part, write_table
 from cc_curate.output.schema import DUPLICATE_OF, PRE_DEDUP_REASONS, STAGED
 from cc_curate.stages.minhash import EMPTY_TEXT_HASH
 
-NODES = pa.schema([NODE, STAGED.field("lang"), STAGED.field("date"), STAGED.field("id")])
+NODES = pa.schema([NODE, STAGED.field("lang"), STAGED.field("date"), STAGED.field("id"), TEXT_HASH])
 KEYS = pa.schema([index.KEY, NODE])
 EDGES = pa.schema([pa.field("src", pa.uint64()), pa.field("dst", pa.uint64())])
 NODE_LIST = pa.schema([NODE])
 PREVIOUS = pa.schema([NODE, PREV_ID, PREV_DATE])
 NEW_INDEX = pa.schema([index.KEY, STAGED.field("lang"), index.KEPT_ID, index.KEPT_DATE])
-DECISIONS = pa.schema([STAGED.field("id"), STAGED.field("minhash_cluster_size"), DUPLICATE_OF])
+# One row per document (schema.DOCUMENT_KEY: id and text hash), not per id: ids may repeat.
+DECISIONS = pa.schema([STAGED.field("id"), TEXT_HASH, STAGED.field("minhash_cluster_size"), DUPLICATE_OF])
 
 _BATCH_ROWS = 65_536
 _PRE_DEDUP = pa.array(sorted(PRE_DEDUP_REASONS), pa.string())
@@ -125,7 +135,9 @@ def map_documents(plan: Plan, group: int, files: list[tuple[int, str]]) -> dict[
             if not len(nodes):
                 continue
             langs.update(pc.unique(batch["lang"]).to_pylist())
-            table = pa.table([pa.array(nodes), batch["lang"], batch["date"], batch["id"]], schema=NODES)
+            table = pa.table(
+                [pa.array(nodes), batch["lang"], batch["date"], batch["id"], batch["text_hash"]], schema=NODES
+            )
             nodes_out.write(table, plan.part(nodes))
             if plan.exact:
                 hashes = batch["text_hash"]
@@ -268,7 +280,9 @@ def attach(
     else:
         prev_id = prev_date = pa.nulls(nodes.num_rows, pa.string())
     members = pa.table(
-        [pa.array(roots), nodes["node"], nodes["lang"], nodes["date"], nodes["id"], prev_id, prev_date], schema=MEMBERS
+        [pa.array(roots), nodes["node"], nodes["lang"], nodes["date"], nodes["id"], nodes["text_hash"], prev_id,
+         prev_date],
+        schema=MEMBERS,
     )
     in_cluster = at_root >= 0
     clustered = plan.writer("members", part, MEMBERS)

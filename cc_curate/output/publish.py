@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cc_curate.output.schema import (
+    DOCUMENT_KEY,
     DUPLICATE_REASON,
     PRE_DEDUP_REASONS,
     REMOVED,
@@ -32,31 +33,34 @@ from cc_curate.output.storage import Storage
 
 # Row-size estimate for rotation: Parquet with zstd shrinks text ~3x; aim at the target size.
 COMPRESSION_GUESS = 3.0
+# Ids shared by different documents: how many are named (with their inputs) in stats and the warning.
+COLLISION_EXAMPLES = 3
 
 
 def apply_decisions(table: pa.Table, decisions: pa.Table | None) -> pa.Table:
     """Final ``filter_reason``, ``minhash_cluster_size`` and ``duplicate_of`` for every row.
 
-    ``decisions`` (id, minhash_cluster_size, duplicate_of) covers the documents that took part
-    in dedup; None when dedup is off (then cluster sizes stay null, as FineWeb2 without dedup).
+    ``decisions`` (id, text_hash, minhash_cluster_size, duplicate_of) covers the documents that
+    took part in dedup, one row per document (``DOCUMENT_KEY``); None when dedup is off (then
+    cluster sizes stay null, as FineWeb2 without dedup).
     """
     table = table.drop_columns([c for c in ("minhash_cluster_size", "duplicate_of") if c in table.column_names])
     if decisions is None or decisions.num_rows == 0:
         table = table.append_column("minhash_cluster_size", pa.nulls(table.num_rows, pa.int64()))
         table = table.append_column("duplicate_of", pa.nulls(table.num_rows, pa.string()))
     else:
-        decisions = _one_decision_per_id(decisions)
-        # A lookup rather than Table.join: joins cannot carry the map/list columns along.
-        position = pc.index_in(table["id"], value_set=decisions["id"])
+        decisions = _one_decision_per_document(decisions)
+        position = _decision_of_each_row(table, decisions)
         for name in ("minhash_cluster_size", "duplicate_of"):
             table = table.append_column(name, pc.take(decisions[name], position))
-    # The same record read twice (one WARC file given under two paths) is one document: its
-    # first row (by file_path) is decided as above, every other copy is a duplicate of it.
-    table = table.sort_by([("id", "ascending")] + [("file_path", "ascending")] * ("file_path" in table.column_names))
+    # The same record read twice (one file given under two paths) is one document: its first
+    # row (by file_path) is decided as above, every other copy is a duplicate of it.
+    order = [(name, "ascending") for name in DOCUMENT_KEY]
+    table = table.sort_by(order + [("file_path", "ascending")] * ("file_path" in table.column_names))
     reason = table["filter_reason"]
     pre_dedup = pc.is_in(reason, pa.array(sorted(PRE_DEDUP_REASONS)))
     pre_dedup = pc.fill_null(pre_dedup, False)
-    copy = pc.and_(pc.invert(_first_of_each(table["id"])), pc.invert(pre_dedup))
+    copy = pc.and_(pc.invert(_first_of_each(table, DOCUMENT_KEY)), pc.invert(pre_dedup))
     duplicate_of = pc.if_else(copy, table["id"], table["duplicate_of"])
     table = table.set_column(table.schema.get_field_index("duplicate_of"), "duplicate_of", duplicate_of)
     is_duplicate = pc.and_(pc.invert(pre_dedup), pc.is_valid(table["duplicate_of"]))
@@ -68,20 +72,50 @@ def apply_decisions(table: pa.Table, decisions: pa.Table | None) -> pa.Table:
     return table
 
 
-def _first_of_each(ids: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """For ids in sorted order: True at the first row of each id."""
-    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-    if len(ids) == 0:
+def _first_of_each(table: pa.Table, columns: tuple[str, ...]) -> pa.Array:
+    """For rows sorted by ``columns``: True at the first row of each distinct value (null = distinct)."""
+    if table.num_rows == 0:
         return pa.array([], pa.bool_())
-    changed = pc.fill_null(pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)), True)
+    changed = pa.array(np.zeros(table.num_rows - 1, dtype=bool))
+    for name in columns:
+        values = table[name].combine_chunks()
+        differs = pc.fill_null(pc.not_equal(values.slice(1), values.slice(0, len(values) - 1)), True)
+        changed = pc.or_(changed, differs)
     return pa.concat_arrays([pa.array([True]), changed])
 
 
-def _one_decision_per_id(decisions: pa.Table) -> pa.Table:
-    """Dedup decides each copy of a record read twice; the id keeps the best one (kept wins)."""
+def _one_decision_per_document(decisions: pa.Table) -> pa.Table:
+    """Dedup decides each copy of a record read twice; the document keeps the best one (kept wins)."""
     ranked = decisions.append_column("_dropped", pc.is_valid(decisions["duplicate_of"]))
-    ranked = ranked.sort_by([("id", "ascending"), ("_dropped", "ascending")])
-    return ranked.filter(_first_of_each(ranked["id"])).drop_columns(["_dropped"])
+    ranked = ranked.sort_by([(name, "ascending") for name in DOCUMENT_KEY] + [("_dropped", "ascending")])
+    return ranked.filter(_first_of_each(ranked, DOCUMENT_KEY)).drop_columns(["_dropped"])
+
+
+def _decision_of_each_row(table: pa.Table, decisions: pa.Table) -> pa.Array:
+    """Row of ``decisions`` holding each row's document (null where none); decisions are unique per key.
+
+    A join of the key columns only: joins cannot carry the map/list columns along.
+    """
+    rows = table.select(list(DOCUMENT_KEY)).append_column("_row", pa.array(np.arange(table.num_rows)))
+    keys = decisions.select(list(DOCUMENT_KEY)).append_column("_decision", pa.array(np.arange(decisions.num_rows)))
+    joined = rows.join(keys, keys=list(DOCUMENT_KEY), join_type="left outer").sort_by("_row")
+    return joined["_decision"].combine_chunks()
+
+
+def id_collisions(table: pa.Table, examples: int) -> tuple[int, list[dict[str, Any]]]:
+    """Ids that name several documents (same id, different texts) among ``table``'s rows, and the
+    first ``examples`` of them (by id) with the inputs that hold them."""
+    documents = table.select(["id", "text_hash", "file_path"]).filter(pc.is_valid(table["text_hash"]))
+    texts = documents.group_by("id").aggregate([("text_hash", "count_distinct")])
+    colliding = texts.filter(pc.greater(texts["text_hash_count_distinct"], 1))["id"]
+    if len(colliding) == 0:
+        return 0, []
+    first = pc.sort_indices(colliding)[:examples]
+    named = pc.take(colliding, first)
+    inputs = documents.filter(pc.is_in(documents["id"], value_set=named)).group_by("id").aggregate(
+        [("file_path", "distinct")])
+    found = {row["id"]: sorted(row["file_path_distinct"]) for row in inputs.to_pylist()}
+    return len(colliding), [{"id": i, "inputs": found[i]} for i in named.to_pylist()]
 
 
 def publish_language(
@@ -141,8 +175,11 @@ def clear_language(storage: Storage, lang: str) -> None:
 def merge_language_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One language's statistics from those of the ranks that published it."""
     merged: dict[str, Any] = {"language": parts[0]["language"], "files": sorted(f for p in parts for f in p["files"])}
-    for key in ("documents", "kept", "words", "bytes", "rehydrated_documents"):
+    for key in ("documents", "kept", "words", "bytes", "rehydrated_documents", "id_collisions"):
         merged[key] = sum(p[key] for p in parts)
+    # every rank holds all rows of its ids: the first examples of the language are among the ranks' first
+    examples = sorted((e for p in parts for e in p["id_collision_examples"]), key=lambda e: e["id"])
+    merged["id_collision_examples"] = examples[:COLLISION_EXAMPLES]
     for key in ("removed", "cluster_sizes"):
         total: dict[str, int] = {}
         for part in parts:
@@ -175,6 +212,7 @@ def _language_stats(lang: str, table: pa.Table, kept_mask: pa.Array, files: list
     kept = table.filter(kept_mask)
     reasons = pc.value_counts(pc.drop_null(table["filter_reason"])).to_pylist()
     sizes = pc.value_counts(pc.drop_null(table["minhash_cluster_size"])).to_pylist()
+    collisions, examples = id_collisions(table, COLLISION_EXAMPLES)
     return {
         "language": lang,
         "documents": table.num_rows,
@@ -184,5 +222,7 @@ def _language_stats(lang: str, table: pa.Table, kept_mask: pa.Array, files: list
         "bytes": int(pc.sum(pc.binary_length(pc.cast(kept["text"], pa.binary()))).as_py() or 0),
         "cluster_sizes": {str(r["values"]): r["counts"] for r in sizes},
         "rehydrated_documents": int(copies.sum()) if copies is not None else kept.num_rows,
+        "id_collisions": collisions,
+        "id_collision_examples": examples,
         "files": files,
     }

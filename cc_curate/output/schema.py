@@ -64,6 +64,12 @@ STAGED = pa.schema(
 PRE_DEDUP_REASONS = frozenset({"url_filter", "language_score", "language_not_selected"})
 DUPLICATE_REASON = "duplicate"
 
+# A document inside a run: its id and its normalised text (``text_hash``). Inputs do not promise
+# unique ids (two JSON-lines files may both number theirs from 1): rows that share an id but not
+# a text are different documents, each decided on its own; rows that share both are one document
+# read twice (one file given under two paths), published once. The published ``id`` is the input's.
+DOCUMENT_KEY = ("id", "text_hash")
+
 # Language key for rows that never reached language ID (e.g. URL-filtered before extraction).
 UNDETERMINED_LANG = "und_Zyyy"
 

@@ -3,6 +3,10 @@
 Accounting: every record read ends in exactly one bucket —
 ``records.read = skipped (non-HTML, damaged, ...) + extraction failures + documents``, and
 ``documents = kept + removed`` per language. ``check`` says whether the numbers add up.
+
+``ids``: ids that name several documents (different texts) within a language — inputs that are
+not WARC files rarely promise unique ids. Both documents are kept or removed on their own merits;
+``ids.examples`` names the first few with their inputs, as does the run's warning line.
 """
 
 from __future__ import annotations
@@ -64,12 +68,33 @@ def build_stats(
             "removed": removed,
         },
         "filters": dict(sorted(filters.items())),
-        "languages": {lang: {k: v for k, v in s.items() if k != "files"} for lang, s in sorted(languages.items())},
+        "languages": {lang: {k: v for k, v in s.items() if k not in ("files", "id_collision_examples")}
+                      for lang, s in sorted(languages.items())},
+        "ids": _id_collisions(languages),
         "check": {
             "records_add_up": read == skipped + failed + documents,
             "documents_add_up": documents == kept + removed,
         },
     }
+
+
+def _id_collisions(languages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    by_language = {lang: int(s.get("id_collisions", 0)) for lang, s in sorted(languages.items())}
+    examples = [{"language": lang, **example} for lang, s in sorted(languages.items())
+                for example in s.get("id_collision_examples", [])]
+    return {"collisions": sum(by_language.values()),
+            "by_language": {lang: n for lang, n in by_language.items() if n}, "examples": examples}
+
+
+def collision_warning(stats: Mapping[str, Any]) -> str | None:
+    """One line for the console when ids name several documents; None when every id is unique."""
+    ids = stats.get("ids", {})
+    if not ids.get("collisions"):
+        return None
+    named = "; ".join(f"{e['id']!r} ({e['language']}) in {', '.join(e['inputs'])}" for e in ids["examples"])
+    return (f"warning: {ids['collisions']} ids name more than one document (same id, different text), "
+            f"e.g. {named}; each document was kept or removed on its own, so published ids are not unique "
+            "(stats.json: ids)")
 
 
 def write_stats(storage: Storage, stats: Mapping[str, Any], recipe: Recipe) -> None:

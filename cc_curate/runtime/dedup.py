@@ -123,8 +123,8 @@ def run_dedup(
     """Dedup the committed staged files of a run, per language; returns {lang: decisions URL}.
 
     Each decisions file (``{work_dir}/decisions/{lang}.parquet``) has one row per participating
-    document of the language: ``id``, ``minhash_cluster_size``, ``duplicate_of`` (null when
-    kept). Participating: ``lang`` set and ``filter_reason`` null or not in PRE_DEDUP_REASONS.
+    document of the language: ``id`` and ``text_hash`` (a document is both:
+    ``schema.DOCUMENT_KEY``), ``minhash_cluster_size``, ``duplicate_of`` (null when kept). Participating: ``lang`` set and ``filter_reason`` null or not in PRE_DEDUP_REASONS.
 
     ``previous_index``: the index of an earlier release; documents that collide with it are
     duplicates of what that release kept. ``index_out``: where to write this release's index

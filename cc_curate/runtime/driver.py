@@ -24,7 +24,7 @@ from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 from cc_curate.redaction import has_credentials, redact
 from cc_curate.report.html import build_report
-from cc_curate.report.stats import build_stats, write_stats
+from cc_curate.report.stats import build_stats, collision_warning, write_stats
 from cc_curate.runtime.logs import FAILED_LOGS, RUN_LOG, driver_log
 from cc_curate.runtime.progress import ShardProgress
 from cc_curate.runtime.publish_task import previous_index, publish_all
@@ -131,6 +131,8 @@ def _run_and_publish(
                                         dedup_against=options.dedup_against)
         stats = build_stats(recipe, committed, languages, quarantined, shards_total=len(shards), extra=phases)
         write_stats(storage, stats, recipe)
+        if warning := collision_warning(stats):
+            _say(options, warning)
         _say(options, f"report: {build_report(options.output, storage_options=recipe.settings['input']['storage_options'] or None)}")
         storage.write_json(PUBLISHED_MARKER, {
             "recipe_sha256": recipe.sha256,

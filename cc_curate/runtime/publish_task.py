@@ -219,7 +219,7 @@ def _count_one(output: str, storage_options: dict | None, slices: list[LanguageS
                rank: int, ranks: int) -> SizeCounts | None:
     """Per-cluster-size counts of one rank of a language: reads only the columns decisions need."""
     storage = Storage(output, storage_options)
-    table = read_slices(storage, slices, columns=["id", "file_path", "filter_reason"])
+    table = read_slices(storage, slices, columns=["id", "text_hash", "file_path", "filter_reason"])
     return counts_from_table(apply_decisions(table, _read_decisions(storage, decisions_path, rank, ranks)))
 
 
