@@ -2,7 +2,9 @@
 
 Accounting: every record read ends in exactly one bucket —
 ``records.read = skipped (non-HTML, damaged, ...) + extraction failures + documents``, and
-``documents = kept + removed`` per language. ``check`` says whether the numbers add up.
+``documents = kept + removed``. ``check`` says whether the numbers add up; each side of each
+equation is counted on its own: ``documents`` are the rows the shard pass committed (the ledger),
+``kept`` and ``removed`` what publish decided for the rows it read (kept, and per reason).
 
 ``ids``: ids that name several documents (different texts) within a language — inputs that are
 not WARC files rarely promise unique ids. Both documents are kept or removed on their own merits;
@@ -38,9 +40,9 @@ def build_stats(
     read = int(flat.get("records.read", 0))
     skipped = int(sum(v for k, v in flat.items() if k.startswith("records.skipped.")))
     failed = int(sum(v for k, v in flat.items() if k.startswith("extraction.failed.")))
-    documents = sum(int(s["documents"]) for s in languages.values())
+    documents = sum(int(where["rows"]) for entry in committed.values() for where in entry["languages"].values())
     kept = sum(int(s["kept"]) for s in languages.values())
-    removed = documents - kept
+    removed = sum(int(count) for s in languages.values() for count in s["removed"].values())
     filters: dict[str, dict[str, int]] = {}
     for lang, stats in languages.items():
         for reason, count in stats["removed"].items():
