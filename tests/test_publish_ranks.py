@@ -10,25 +10,38 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cc_curate.dedup.rehydration import copies_for, weights_from_distribution
 from cc_curate.output.publish import rank_of
 from cc_curate.recipe import load_recipe
 from cc_curate.runtime.driver import RunOptions, run
 
-from .faults_helpers import good_responses, gzip_members, http_response, prose_page, warc_record, write_preset
+from .faults_helpers import (
+    good_responses,
+    gzip_members,
+    http_response,
+    prose_page,
+    prose_paragraphs,
+    warc_record,
+    write_preset,
+)
 
 pytestmark = pytest.mark.slow
 
-SETTINGS = "output:\n  rehydration: column\n"
+MAX_COPIES = 5
+SETTINGS = f"output:\n  rehydration: column\n  max_copies: {MAX_COPIES}\n"
 
 
 def corpus(path: Path) -> Path:
-    """40 distinct English articles, 24 copies of some of them (exact and with a new ending)."""
+    """40 distinct English articles, 24 copies of some of them (exact and with a new ending), and 8
+    pages of one repeated line that a quality rule removes: clusters of one lose some documents to
+    the filters, clusters of three none, so the run's rehydration weights differ from 1."""
     records = good_responses(40)
     for i in range(24):
         page = prose_page(f"ok-{i % 12}")
@@ -36,12 +49,17 @@ def corpus(path: Path) -> Path:
             page = page.replace(b"</body>", b"<p>One more closing sentence, added by a mirror site.</p></body>")
         records.append(warc_record("response", http_response(page), rid=f"copy-{i:03d}",
                                    url=f"http://mirror{i}.example/article/{i % 12}"))
+    for i in range(8):
+        line = prose_paragraphs(f"repeated-{i}", 1)[0]
+        page = f"<html><body><article>{f'<p>{line}</p>' * 20}</article></body></html>"
+        records.append(warc_record("response", http_response(page.encode()), rid=f"repeated-{i:03d}",
+                                   url=f"http://repeats{i}.example/"))
     path.write_bytes(gzip_members(records))
     return path
 
 
-def publish(tmp_path: Path, name: str, extra: str, warc: Path) -> Path:
-    recipe = load_recipe(write_preset(tmp_path / name, SETTINGS + extra))
+def publish(tmp_path: Path, name: str, extra: str, warc: Path, settings: str = SETTINGS) -> Path:
+    recipe = load_recipe(write_preset(tmp_path / name, settings + extra))
     out = tmp_path / f"out-{name}"
     summary = run(RunOptions(recipe=recipe, output=str(out), inputs=[str(warc)], stream=io.StringIO()))
     assert summary.quarantined == []
@@ -72,7 +90,6 @@ def test_a_language_split_into_ranks_publishes_the_same_release(tmp_path: Path, 
     removed = rows(whole, "eng_Latn_removed")
     assert sum(r["filter_reason"] == "duplicate" for r in removed.values()) >= 12
     assert max(r["minhash_cluster_size"] for r in kept.values()) >= 3
-    assert max(r["rehydration_copies"] for r in kept.values()) >= 1
 
     stats = [json.loads((out / "stats.json").read_text())["languages"] for out in (whole, split)]
     for lang in stats[0]:
@@ -88,6 +105,24 @@ def test_a_language_split_into_ranks_publishes_the_same_release(tmp_path: Path, 
             assert len(set(rank_of(staged.read_row_group(group, columns=["id"])["id"], ranks))) == 1
     distributions = [(out / "rehydration" / "distributions" / "eng_Latn.json").read_text() for out in (whole, split)]
     assert json.loads(distributions[0]) == json.loads(distributions[1])
+
+    # Rehydration, as written: 8 of the 36 documents of cluster size 1 fail a quality rule, none of
+    # the 12 of size 3, so size 3 gets max_copies. Checked to fail with `_copies` returning 1 always.
+    weights = weights_from_distribution(json.loads(distributions[0]), MAX_COPIES)
+    assert weights == {1: 1, 3: 5}
+    for out in (whole, split):
+        kept = rows(out, "eng_Latn")
+        assert {i: r["rehydration_copies"] for i, r in kept.items()} == \
+               {i: copies_for(r["minhash_cluster_size"], weights) for i, r in kept.items()}
+        assert sum(r["rehydration_copies"] for r in kept.values()) == stats[0]["eng_Latn"]["rehydrated_documents"]
+    assert sorted({r["rehydration_copies"] for r in rows(whole, "eng_Latn").values()}) == [1, 5]
+
+    # repeat mode, split into ranks (weights merged by the driver): each kept document `copies` times
+    repeat = publish(tmp_path, "repeat", "runtime:\n  docs_per_publish_task: 7\n", warc,
+                     settings=f"output:\n  rehydration: repeat\n  max_copies: {MAX_COPIES}\n")
+    repeated = Counter(i for path in sorted((repeat / "data" / "eng_Latn" / "train").glob("*.parquet"))
+                       for i in pq.read_table(path, columns=["id"])["id"].to_pylist())
+    assert repeated == {i: r["rehydration_copies"] for i, r in rows(whole, "eng_Latn").items()}
 
 
 def test_ranks_split_ids_stably_and_evenly() -> None:

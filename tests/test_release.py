@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -11,10 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from cc_curate.dedup.rehydration import copies_for, weights_from_distribution
+
 from .conftest import REPO_ROOT
 from .test_run import cc_curate, published_documents
 
 pytestmark = pytest.mark.slow
+
+
+MAX_COPIES = 5
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +28,10 @@ def release(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, local_r
     folder = tmp_path_factory.mktemp("release")
     preset = folder / "column.yaml"
     preset.write_text(yaml.safe_dump({"base": str(REPO_ROOT / "recipes" / "demo.yaml"),
-                                      "output": {"rehydration": "column", "max_file_bytes": 1000}}))
+                                      "output": {"rehydration": "column", "max_file_bytes": 1000,
+                                                 "max_copies": MAX_COPIES}}))
     out = folder / "out"
+    # clusters of two in English and German, with quality removal rates below those of single pages
     inputs = [str(REPO_ROOT / "demo" / "demo.warc.gz"),
               str(shared_data / "cc_warc_samples" / "resiliparse-CC-MAIN-2020-34-sample.warc.gz")]
     run(preset, out, inputs)
@@ -67,17 +75,49 @@ def test_run_writes_its_rehydration_distributions(release: Path) -> None:
     assert set(weights) == {f.stem for f in files}
 
 
+def kept_rows(out: Path, columns: list[str]) -> list[tuple[str, dict]]:
+    """(language, row) of every kept document (every copy, in repeat mode), file by file."""
+    return [(f.parts[-3], row) for f in sorted(out.glob("data/*/train/*.parquet")) if not f.parts[-3].endswith("_removed")
+            for row in pq.read_table(f, columns=columns).to_pylist()]
+
+
+def expected_copies(out: Path, lang: str, cluster_size: int | None) -> int:
+    """The copies the run's own distribution for ``lang`` gives a document of ``cluster_size``."""
+    path = out / "rehydration" / "distributions" / f"{lang}.json"
+    weights = weights_from_distribution(json.loads(path.read_text()), MAX_COPIES) if path.exists() else {}
+    return copies_for(cluster_size or 1, weights)
+
+
+def test_copies_follow_cluster_sizes_and_weights(release: Path) -> None:
+    """Column mode: every kept document's copies are its language's weight for its cluster size, the
+    weights being those of the run's own distribution. Checked to fail with `_copies` returning 1."""
+    rows = kept_rows(release, ["minhash_cluster_size", "rehydration_copies"])
+    assert len(rows) == len(published_documents(release))
+    for lang, row in rows:
+        assert row["rehydration_copies"] == expected_copies(release, lang, row["minhash_cluster_size"]), lang
+    assert max(row["rehydration_copies"] for _, row in rows) == MAX_COPIES  # not all 1: the check can fail
+    stats = json.loads((release / "stats.json").read_text())
+    assert sum(row["rehydration_copies"] for _, row in rows) == \
+           sum(s["rehydrated_documents"] for s in stats["languages"].values())
+
+
 def test_repeat_mode_repeats_documents(tmp_path: Path, local_ray: None) -> None:  # noqa: F811
+    """Repeat mode: each kept document appears, consecutively, as many times as its language's weight
+    for its cluster size (the demo has English clusters of two, which get more than one copy).
+    Checked to fail with `_copies` returning 1."""
     preset = tmp_path / "repeat.yaml"
     preset.write_text(yaml.safe_dump({"base": str(REPO_ROOT / "recipes" / "demo.yaml"),
-                                      "output": {"rehydration": "repeat"}}))
+                                      "output": {"rehydration": "repeat", "max_copies": MAX_COPIES}}))
     out = tmp_path / "out"
     run(preset, out, [str(REPO_ROOT / "demo" / "demo.warc.gz")])
-    ids = [i for f in out.glob("data/*/train/*.parquet") if not f.parts[-3].endswith("_removed")
-           for i in pq.read_table(f, columns=["id"])["id"].to_pylist()]
+    rows = kept_rows(out, ["id", "minhash_cluster_size"])
+    ids = [row["id"] for _, row in rows]
+    expected = {row["id"]: expected_copies(out, lang, row["minhash_cluster_size"]) for lang, row in rows}
+    assert Counter(ids) == expected
+    assert max(expected.values()) == MAX_COPIES
+    assert len([i for n, i in enumerate(ids) if n == 0 or ids[n - 1] != i]) == len(expected)  # consecutive
     stats = json.loads((out / "stats.json").read_text())
     assert len(ids) == sum(s["rehydrated_documents"] for s in stats["languages"].values())
-    assert len(ids) >= len(set(ids))
 
 
 def test_dataset_card(release: Path) -> None:
