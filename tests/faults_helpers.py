@@ -51,6 +51,18 @@ def published_documents(root: str | Path, fs: fsspec.AbstractFileSystem | None =
     return docs
 
 
+def release_rows(root: str | Path) -> list[tuple[str, str, str, str | None, str | None]]:
+    """Every published row, kept and removed, as (partition, id, text, filter_reason, duplicate_of),
+    sorted: two releases of the same documents and decisions give equal lists."""
+    rows = []
+    for file in sorted(Path(root).glob("data/*/train/*.parquet")):
+        partition = file.parts[-3]
+        columns = ["id", "text"] + (["filter_reason", "duplicate_of"] if partition.endswith("_removed") else [])
+        for row in pq.read_table(file, columns=columns).to_pylist():
+            rows.append((partition, row["id"], row["text"], row.get("filter_reason"), row.get("duplicate_of")))
+    return sorted(rows, key=lambda r: tuple("" if v is None else v for v in r))
+
+
 def files_under(root: Path) -> dict[str, bytes]:
     """Relative path -> bytes of every file under a local folder."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -7,7 +7,9 @@ and workers), found by the node's temp dir in their command lines. Teardown kill
 everything whose command line carries this module's temp dir — never `ray stop`, which would
 kill every Ray on the machine.
 
-The published documents must be exactly those of a clean run: no document lost, none twice.
+The published rows, kept and removed (ids, languages, texts, reasons), must be exactly those of a
+clean run: no document lost, none twice, none decided differently. Every input publishes kept
+documents, so whichever shard a killed node was running is one whose loss would show.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from .faults_helpers import (
@@ -36,9 +39,12 @@ from .faults_helpers import (
     dashboard_ready,
     descendants,
     free_ports,
+    good_responses,
+    gzip_members,
     pids_with,
     published_documents,
     ray_env,
+    release_rows,
     sigkill,
     wait_for,
     write_preset,
@@ -168,18 +174,23 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
-def inputs(shared_data: Path) -> list[str]:
-    """Seven small WARC shards of different producers (read up to MAX_RECORDS records each)."""
+def inputs(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Seven small WARC shards (read up to MAX_RECORDS records each), five of different producers and
+    two of generated articles; each one publishes kept documents (the `clean` fixture checks it)."""
     names = [
         "cc_warc_samples/resiliparse-CC-MAIN-2020-34-sample.warc.gz",
-        "cc_warc_samples/whirlwind.warc.gz",
-        "cc_warc_samples/jwarc-cc.warc.gz",
+        "realpages_multilingual_warc/realpages-multilingual.warc.gz",
         "webarchive_warc_samples/dolma-wget-sample-0000.warc.gz",
         "webarchive_warc_samples/dolma-wget-sample-0001.warc.gz",
         "webarchive_warc_samples/copycat-wayback-snapshots-topic-02.warc.gz",
-        "webarchive_warc_samples/aut-heritrix-warc0.17-archive.org-2008.warc.gz",
     ]
-    return [str(shared_data / name) for name in names]
+    folder = tmp_path_factory.mktemp("generated")
+    generated = []
+    for prefix in ("alpha", "beta"):
+        path = folder / f"{prefix}.warc.gz"
+        path.write_bytes(gzip_members(good_responses(12, prefix=prefix)))
+        generated.append(str(path))
+    return [str(shared_data / name) for name in names] + generated
 
 
 @pytest.fixture(scope="module")
@@ -210,14 +221,19 @@ def assert_each_shard_committed_once(output: Path, shards: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def clean(cluster: Cluster, recipe: Path, inputs: list[str]) -> dict[str, tuple[str, str]]:
-    """What an undisturbed run on the cluster publishes."""
+def clean(cluster: Cluster, recipe: Path, inputs: list[str]) -> list[tuple]:
+    """What an undisturbed run on the cluster publishes: every row, kept and removed."""
     out = cluster.tmp / "clean"
     cc_curate(*run_args(recipe, inputs, out), "--address", cluster.gcs, env=cluster.env, timeout=600)
     assert_each_shard_committed_once(out, len(inputs))
     docs = published_documents(out)
     assert len(docs) > 30
-    return docs
+    kept_from = {path for file in out.glob("data/*/train/*.parquet") if not file.parts[-3].endswith("_removed")
+                 for path in pq.read_table(file, columns=["file_path"])["file_path"].to_pylist()}
+    assert kept_from == set(inputs), "every input must publish kept documents, so that losing any shows"
+    rows = release_rows(out)
+    assert any(r[0].endswith("_removed") for r in rows)
+    return rows
 
 
 _SUBMIT = r"""
@@ -243,8 +259,12 @@ def jobs_api(cluster: Cluster, limit: float, **params: object) -> dict:
     return dict(json.loads(lines[-1][len("RESULT "):]))
 
 
-def test_a_worker_node_killed_mid_run(cluster: Cluster, recipe: Path, inputs: list[str], clean: dict) -> None:
-    """Submitted through the Jobs API; one of the two worker nodes is SIGKILLed while shards run."""
+def test_a_worker_node_killed_mid_run(cluster: Cluster, recipe: Path, inputs: list[str], clean: list) -> None:
+    """Submitted through the Jobs API; one of the two worker nodes is SIGKILLed while shards run.
+
+    Checked to fail when a retried shard silently reads nothing (process_shard patched to read 0
+    records when an earlier attempt of its shard had started): every input publishes kept documents,
+    so the shard the killed node was running always loses some."""
     out = cluster.tmp / "node-killed"
     args = run_args(recipe, inputs, out)[1:]  # submit_run takes the arguments after `run`
     job = jobs_api(cluster, 120, kind="submit", run_args=args, working_dir=str(REPO_ROOT))["id"]
@@ -259,11 +279,11 @@ def test_a_worker_node_killed_mid_run(cluster: Cluster, recipe: Path, inputs: li
     result = jobs_api(cluster, 600, kind="wait", id=job, timeout=540)
     assert result["status"] == "SUCCEEDED", result["logs"]
     assert_each_shard_committed_once(out, len(inputs))
-    assert published_documents(out) == clean
+    assert release_rows(out) == clean
     wait_for(lambda: cluster.alive_worker_nodes() == 1, 120, "Ray to declare the killed node dead", interval=1)
 
 
-def test_driver_killed_mid_run_then_resumed(cluster: Cluster, recipe: Path, inputs: list[str], clean: dict) -> None:
+def test_driver_killed_mid_run_then_resumed(cluster: Cluster, recipe: Path, inputs: list[str], clean: list) -> None:
     """SIGKILL the driver after its first commit; the same command again finishes the run."""
     out = cluster.tmp / "driver-killed"
     args = [*run_args(recipe, inputs, out), "--address", cluster.gcs]
@@ -284,7 +304,7 @@ def test_driver_killed_mid_run_then_resumed(cluster: Cluster, recipe: Path, inpu
     again = cc_curate(*args, env=cluster.env, timeout=600)
     assert "resumed:" in again.stderr
     assert_each_shard_committed_once(out, len(inputs))
-    assert published_documents(out) == clean
+    assert release_rows(out) == clean
 
 
 def test_a_shard_that_always_fails_is_quarantined(cluster: Cluster, recipe: Path, inputs: list[str]) -> None:
