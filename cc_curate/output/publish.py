@@ -102,7 +102,7 @@ def _decision_of_each_row(table: pa.Table, decisions: pa.Table) -> pa.Array:
     return joined["_decision"].combine_chunks()
 
 
-def id_collisions(table: pa.Table, examples: int) -> tuple[int, list[dict[str, Any]]]:
+def _id_collisions(table: pa.Table, examples: int) -> tuple[int, list[dict[str, Any]]]:
     """Ids that name several documents (same id, different texts) among ``table``'s rows, and the
     first ``examples`` of them (by id) with the inputs that hold them."""
     documents = table.select(["id", "text_hash", "file_path"]).filter(pc.is_valid(table["text_hash"]))
@@ -212,7 +212,7 @@ def _language_stats(lang: str, table: pa.Table, kept_mask: pa.Array, files: list
     kept = table.filter(kept_mask)
     reasons = pc.value_counts(pc.drop_null(table["filter_reason"])).to_pylist()
     sizes = pc.value_counts(pc.drop_null(table["minhash_cluster_size"])).to_pylist()
-    collisions, examples = id_collisions(table, COLLISION_EXAMPLES)
+    collisions, examples = _id_collisions(table, COLLISION_EXAMPLES)
     return {
         "language": lang,
         "documents": table.num_rows,
