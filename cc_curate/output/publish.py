@@ -8,7 +8,8 @@ Files: ``data/{lang}/train/{NNN}_{RRRRR}.parquet`` (kept) and ``data/{lang}_remo
 NNN the publisher's rank, RRRRR the rotation counter. A large language is published by several
 tasks, each holding only its rank's documents (``rank_of``: a hash of the id, so the split is the
 same in every run); rows are sorted by id within a rank, so the output is byte-identical
-whatever the number of workers or restarts.
+whatever the number of workers or restarts. Files are written under a release generation
+(``output/release.py``) and become visible only when the whole release is switched in place.
 """
 
 from __future__ import annotations
@@ -125,8 +126,11 @@ def publish_language(
     settings: Mapping[str, Any],
     rehydration_weights: Mapping[int, int] | None = None,
     rank: int = 0,
+    release_root: str = "",
 ) -> dict[str, Any]:
-    """Write one language's kept and removed files; return its statistics."""
+    """Write one language's kept and removed files under ``release_root`` (a generation folder,
+    or the output root); return its statistics, whose ``files`` are the release's paths
+    (``data/...``, as readers see them after the switch)."""
     check_language(lang)
     output = settings["output"]
     kept_mask = pc.is_null(table["filter_reason"])
@@ -141,8 +145,10 @@ def publish_language(
             kept = kept.append_column("rehydration_copies", pa.array(copies, pa.int64()))
         else:  # repeat: each kept document appears `copies` times, consecutively
             kept = kept.take(pa.array(np.repeat(np.arange(kept.num_rows), copies)))
-    files = _write_rotated(storage, f"data/{lang}/train", kept.select(schema.names).cast(schema), output, rank)
-    files += _write_rotated(storage, f"data/{lang}_removed/train", removed.select(REMOVED.names).cast(REMOVED), output, rank)
+    files = _write_rotated(storage, release_root, f"data/{lang}/train", kept.select(schema.names).cast(schema),
+                           output, rank)
+    files += _write_rotated(storage, release_root, f"data/{lang}_removed/train",
+                            removed.select(REMOVED.names).cast(REMOVED), output, rank)
     return _language_stats(lang, table, kept_mask, files, copies)
 
 
@@ -165,13 +171,6 @@ def rank_of(ids: pa.Array | pa.ChunkedArray, ranks: int) -> np.ndarray:
     return np.fromiter(hashes, dtype=np.int64, count=len(ids))
 
 
-def clear_language(storage: Storage, lang: str) -> None:
-    """Remove a language's published files: a re-publish replaces them wholesale (before any rank writes)."""
-    check_language(lang)
-    for folder in (f"data/{lang}/train", f"data/{lang}_removed/train"):
-        storage.remove(folder, recursive=True)
-
-
 def merge_language_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One language's statistics from those of the ranks that published it."""
     merged: dict[str, Any] = {"language": parts[0]["language"], "files": sorted(f for p in parts for f in p["files"])}
@@ -189,8 +188,10 @@ def merge_language_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _write_rotated(storage: Storage, folder: str, table: pa.Table, output: Mapping[str, Any], rank: int) -> list[str]:
-    """Write ``table`` as ``{rank:03d}_{n:05d}.parquet`` files of about max_file_bytes each."""
+def _write_rotated(storage: Storage, release_root: str, folder: str, table: pa.Table, output: Mapping[str, Any],
+                   rank: int) -> list[str]:
+    """Write ``table`` as ``{rank:03d}_{n:05d}.parquet`` files of about max_file_bytes each, each
+    one durable (fsynced on local disk) before the release that lists it can be switched in."""
     if table.num_rows == 0:
         return []
     target = output["max_file_bytes"]
@@ -202,8 +203,10 @@ def _write_rotated(storage: Storage, folder: str, table: pa.Table, output: Mappi
     for n, start in enumerate(np.flatnonzero(np.diff(chunk, prepend=-1))):
         end = np.searchsorted(chunk, chunk[start], side="right")
         name = f"{folder}/{rank:03d}_{n:05d}.parquet"
-        with storage.open(name, "wb") as fh:
+        written = f"{release_root}/{name}" if release_root else name
+        with storage.open(written, "wb") as fh:
             pq.write_table(table.slice(start, end - start), fh, compression=compression)
+        storage.sync(written)
         files.append(name)
     return files
 

@@ -6,14 +6,17 @@ A shard attempt writes under ``_staging/{shard_id}/{attempt}/``:
   row group per language, so a per-language reader fetches only its row groups;
 * ``quarantine.jsonl`` – records the pipeline could not process.
 
-It then commits by creating ``_ledger/{shard_id}.json`` exclusively (written last). The ledger
-entry names the attempt, the per-language row groups and the shard's counters. Readers trust only
+It then commits by creating ``_ledger/{shard_id}.json`` exclusively (written last), after the
+rows are fsynced (local disk), so a power loss cannot leave an entry that points at lost rows.
+The ledger entry names the attempt, the per-language row groups, the shard's counters and how
+the shard was read (``max_records``, and whether that cap cut the reading short). Readers trust only
 the ledger, so a half-written attempt (a worker died) is invisible and a second attempt that
 finishes later loses the race and deletes its own files: a shard is never observed twice.
 
 The committed attempt's quarantined records are then copied to ``_quarantine/records/{shard_id}.jsonl``,
-where operators read them (``_staging`` is removable after publish); ``copy_missing_quarantine``
+where operators read them, and which survives removing ``_staging/``; ``copy_missing_quarantine``
 makes the copies a worker died before writing, so the folder always matches the ledger.
+``_staging/`` itself is needed by every later publish of the output (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -78,8 +81,13 @@ def commit_shard(
     quarantined: list[dict[str, Any]],
     counters: dict[str, float],
     compression: str = "zstd",
+    max_records: int | None = None,
 ) -> dict[str, Any] | None:
-    """Write one attempt and commit it. Returns the ledger entry, or None if already committed."""
+    """Write one attempt and commit it. Returns the ledger entry, or None if already committed.
+
+    ``max_records``: the cap the shard was read with (None: read to its end); the entry records
+    it and whether the cap was reached, so a later run without it can read the shard again.
+    """
     attempt = uuid.uuid4().hex[:12]
     prefix = f"{STAGING}/{shard_id}/{attempt}"
     tables = list(tables)
@@ -95,6 +103,7 @@ def commit_shard(
             part = table.filter(pc.equal(table["lang"], lang))
             writer.write_table(part, row_group_size=max(1, part.num_rows))
             languages[lang] = {"row_groups": [index], "rows": part.num_rows}
+    storage.sync(rows_file)
     if quarantined:
         body = "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in quarantined)
         storage.write_atomic(f"{prefix}/quarantine.jsonl", body.encode())
@@ -106,6 +115,8 @@ def commit_shard(
         "quarantine_file": f"{prefix}/quarantine.jsonl" if quarantined else None,
         "languages": languages,
         "counters": dict(counters),
+        "max_records": max_records,
+        "read_complete": max_records is None or counters.get("records.read", 0) < max_records,
         "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if storage.create_exclusive(ledger_path(shard_id), json.dumps(entry, sort_keys=True).encode()):
@@ -114,6 +125,24 @@ def commit_shard(
         return entry
     storage.remove(prefix, recursive=True)  # another attempt committed first
     return None
+
+
+def uncommit_shard(storage: Storage, entry: dict[str, Any]) -> None:
+    """Forget a committed shard so that it runs again: its ledger entry first (from then on it is
+    not committed), then its quarantine copy and its staged attempt."""
+    shard_id = entry["shard_id"]
+    storage.remove(ledger_path(shard_id))
+    storage.remove(quarantine_records_path(shard_id))
+    storage.remove(entry["rows_file"].rsplit("/", 1)[0], recursive=True)
+
+
+def missing_staged_rows(storage: Storage, entries: Iterable[dict[str, Any]]) -> list[str]:
+    """The staged row files of ``entries`` whose shard folder is gone (``_staging/`` removed by hand).
+
+    One listing of ``_staging/``, cheap on object stores too, before any work starts.
+    """
+    present = set(storage.list(STAGING))
+    return sorted(e["rows_file"] for e in entries if e["rows_file"].split("/")[1] not in present)
 
 
 def _languages_in_order(table: pa.Table) -> list[str]:

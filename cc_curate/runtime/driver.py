@@ -2,7 +2,10 @@
 
 The driver never holds documents: shard tasks return their small ledger entries, dedup and
 publish tasks exchange file paths. Resume is the ledger: a committed shard is skipped, and a run
-whose shards are all committed and published does nothing and says so.
+whose shards are all committed and published does nothing and says so. The release always
+equals what this command would publish from scratch: a shard cut short by an earlier run's
+``--max-records`` is read again, and a run that cannot publish everything it needs (staged rows
+removed, a smaller ``--max-records`` than the output holds) refuses before any work.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ import ray
 
 from cc_curate import __version__
 from cc_curate.errors import UserError
-from cc_curate.output.staging import LEDGER, QUARANTINE_SHARDS, copy_missing_quarantine, read_ledger
+from cc_curate.output.staging import (
+    LEDGER,
+    QUARANTINE_SHARDS,
+    copy_missing_quarantine,
+    missing_staged_rows,
+    read_ledger,
+    uncommit_shard,
+)
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 from cc_curate.redaction import has_credentials, redact
@@ -91,18 +101,27 @@ def run(options: RunOptions) -> RunSummary:
     url_lists = url_lists_for_recipe(recipe.settings["url_filter"], recipe.path)
     if options.dedup_against:
         previous_index(options.dedup_against, recipe)  # fail before any work
-    _check_manifest(storage, recipe, shards)
-    committed = read_ledger(storage)
-    todo = [s for s in shards if s.shard_id not in committed]
+    manifest = _check_manifest(storage, recipe, shards, options)
     wanted = {s.shard_id for s in shards}
+    committed = {k: v for k, v in read_ledger(storage).items() if k in wanted}
+    read_again = _read_again(storage, committed, options.max_records)
+    todo = [s for s in shards if s.shard_id not in committed or s.shard_id in read_again]
 
     if not todo and _already_published(storage, recipe, wanted):
         _say(options, f"nothing to do: all {len(shards)} shards are committed and published in {options.output}")
         stats = storage.read_json("stats.json") if storage.exists("stats.json") else {}
         return RunSummary(options.output, len(shards), 0, len(shards), [], stats.get("languages", {}), True)
+    _check_staged_rows(storage, [entry for k, entry in committed.items() if k not in read_again])
+    if manifest is not None:
+        storage.write_json(RUN_MANIFEST, manifest)
 
     with driver_log(storage, f"{len(todo)} of {len(shards)} shards to run, recipe {recipe.path} "
                              f"(sha256 {recipe.sha256[:12]}), cc_curate {__version__}"):
+        if read_again:
+            _say(options, f"{len(read_again)} shards were read with --max-records "
+                          f"{_cap(committed[min(read_again)])}: reading them again")
+        for shard_id in sorted(read_again):
+            uncommit_shard(storage, committed[shard_id])
         return _run_and_publish(options, shards, todo, storage, url_lists)
 
 
@@ -134,8 +153,10 @@ def _run_and_publish(
         if warning := collision_warning(stats):
             _say(options, warning)
         _say(options, f"report: {build_report(options.output, storage_options=recipe.settings['input']['storage_options'] or None)}")
-        storage.write_json(PUBLISHED_MARKER, {
+        storage.write_json(PUBLISHED_MARKER, {  # the release manifest, written last
             "recipe_sha256": recipe.sha256,
+            "read_limits": _read_limits(options),
+            "languages": sorted(languages),
             "shards": sorted(committed),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         })
@@ -153,8 +174,53 @@ def _say(options: RunOptions, message: str) -> None:
     RUN_LOG.info(message)
 
 
-def _check_manifest(storage: Storage, recipe: Recipe, shards: list[Shard]) -> None:
-    """An output folder belongs to one recipe: mixing two would publish an undefined dataset."""
+def _read_limits(options: RunOptions) -> dict[str, int | None]:
+    return {"max_files": options.max_files, "max_records": options.max_records}
+
+
+def _cap(entry: dict[str, Any]) -> int | None:
+    return entry.get("max_records")
+
+
+def _read_again(storage: Storage, committed: dict[str, dict[str, Any]], max_records: int | None) -> set[str]:
+    """The committed shards that hold fewer records than this run asks for (an earlier
+    ``--max-records`` cut them short): they are read again. A shard that holds more than asked
+    cannot be cut without losing what it holds: refused (RunError), before any work."""
+    again, more = set(), []
+    for shard_id, entry in sorted(committed.items()):
+        read = int(entry["counters"].get("records.read", 0))
+        if not entry.get("read_complete", True):  # cut at _cap(entry) records
+            if max_records is None or max_records > _cap(entry):
+                again.add(shard_id)
+            elif max_records < _cap(entry):
+                more.append((shard_id, read))
+        elif max_records is not None and read > max_records:
+            more.append((shard_id, read))
+    if more:
+        shard_id, read = more[0]
+        raise RunError(
+            f"{storage.url} holds {len(more)} shards read with more records than --max-records {max_records} "
+            f"(e.g. {shard_id}: {read} records); a capped run needs its own --output"
+        )
+    return again
+
+
+def _check_staged_rows(storage: Storage, entries: list[dict[str, Any]]) -> None:
+    """Publishing reads every committed shard's staged rows: refuse, before any work, if some are gone."""
+    missing = missing_staged_rows(storage, entries)
+    if missing:
+        raise RunError(
+            f"cannot publish {storage.url}: the staged rows of {len(missing)} committed shards are missing "
+            f"(e.g. {missing[0]}); _staging/ is needed to publish this output again: restore it, or delete "
+            f"those shards' {LEDGER}/{{shard}}.json to read their inputs again (the published release is untouched)"
+        )
+
+
+def _check_manifest(storage: Storage, recipe: Recipe, shards: list[Shard], options: RunOptions) -> dict | None:
+    """An output folder belongs to one recipe: mixing two would publish an undefined dataset.
+
+    Returns the run manifest to write once the run is sure to start (None: unchanged).
+    """
     if storage.exists(RUN_MANIFEST):
         previous = storage.read_json(RUN_MANIFEST)
         if previous.get("recipe_sha256") != recipe.sha256:
@@ -169,10 +235,10 @@ def _check_manifest(storage: Storage, recipe: Recipe, shards: list[Shard]) -> No
     manifest = {
         "recipe_sha256": recipe.sha256,
         "recipe_path": recipe.path,
+        "read_limits": _read_limits(options),  # of the last run that did work
         "shards": sorted(known | {s.shard_id for s in shards}),
     }
-    if manifest != previous:  # a no-op re-run leaves the folder untouched
-        storage.write_json(RUN_MANIFEST, manifest)
+    return None if manifest == previous else manifest  # a no-op re-run leaves the folder untouched
 
 
 def _already_published(storage: Storage, recipe: Recipe, wanted: set[str]) -> bool:

@@ -7,7 +7,8 @@ by rank (one task per group of staged row groups of at most that many rows write
 rows and nothing else. Its rehydration distribution needs every rank's counts: a light wave of
 tasks reads three columns of each rank and returns per-cluster-size counts, which the driver merges.
 Tasks receive paths and row-group lists, read what they need from the staged files themselves,
-and return only statistics.
+and return only statistics. Everything is written into a new release generation that replaces
+the previous release only when complete (``output/release.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from cc_curate.dedup.rehydration import (
     weights_from_distribution,
 )
 from cc_curate.errors import UserError
-from cc_curate.output.publish import apply_decisions, clear_language, merge_language_stats, publish_language, rank_of
+from cc_curate.output import release
+from cc_curate.output.publish import apply_decisions, merge_language_stats, publish_language, rank_of
 from cc_curate.output.schema import STAGED
 from cc_curate.output.staging import LanguageSlice, read_slices, slices_by_language
 from cc_curate.output.storage import Storage
@@ -45,7 +47,8 @@ REHYDRATION_DISTRIBUTIONS = "rehydration/distributions"
 
 def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]], output: str,
                 dedup_against: str | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
-    """Dedup (when enabled) and publish every language found in the committed shards.
+    """Dedup (when enabled) and publish every language found in the committed shards, as a new
+    release that replaces the previous one only once complete (languages no longer found go).
 
     ``dedup_against``: the output folder of an earlier release; documents duplicating it are
     removed without recomputing that release (its band index is read). Returns the per-language
@@ -54,22 +57,21 @@ def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str,
     slices = slices_by_language(committed.values())
     decisions: dict[str, str] = {}
     started = time.perf_counter()
+    generation = release.begin(storage)
     if recipe.settings["dedup"]["enabled"] and slices:
-        decisions = _dedup(storage, recipe, committed, dedup_against)
+        decisions = _dedup(storage, recipe, committed, dedup_against, generation)
     deduped = time.perf_counter()
     options = recipe.settings["input"]["storage_options"] or None
     retries = recipe.settings["runtime"]["max_retries"]
     per_task = recipe.settings["runtime"]["docs_per_publish_task"]
     ranks = {lang: max(1, math.ceil(sum(s.rows for s in lang_slices) / per_task)) for lang, lang_slices in slices.items()}
     by_rank = _shuffle_by_rank(storage, recipe, slices, ranks)
-    weights = _split_language_weights(storage, recipe, by_rank, decisions, ranks)
-    for lang in sorted(slices):
-        clear_language(storage, lang)
+    weights = _split_language_weights(storage, recipe, by_rank, decisions, ranks, generation)
     task = ray.remote(_publish_one).options(num_cpus=1, max_retries=retries, retry_exceptions=True)
     recipe_ref = ray.put(recipe)
     refs = {
         (lang, rank): task.remote(output, options, lang, by_rank[lang][rank], decisions.get(lang), recipe_ref,
-                                  rank, ranks[lang], weights.get(lang))
+                                  rank, ranks[lang], weights.get(lang), generation)
         for lang in sorted(slices)
         for rank in range(ranks[lang])
     }
@@ -77,13 +79,15 @@ def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str,
     for (lang, _), stats in zip(refs, ray.get(list(refs.values()))):
         parts.setdefault(lang, []).append(stats)
     languages = {lang: merge_language_stats(lang_parts) for lang, lang_parts in parts.items()}
+    release.switch(storage, generation)
     timings = {"time.dedup_seconds": round(deduped - started, 3),
                "time.publish_seconds": round(time.perf_counter() - deduped, 3)}
     return languages, timings
 
 
 def _split_language_weights(storage: Storage, recipe: Recipe, by_rank: dict[str, list[list[LanguageSlice]]],
-                            decisions: dict[str, str], ranks: dict[str, int]) -> dict[str, dict[int, int]]:
+                            decisions: dict[str, str], ranks: dict[str, int],
+                            generation: str) -> dict[str, dict[int, int]]:
     """Rehydration weights of the deduplicated languages published by several ranks (their
     distributions are written here); a one-rank language's task computes its own."""
     split = sorted(lang for lang, n in ranks.items() if n > 1 and lang in decisions)
@@ -101,7 +105,7 @@ def _split_language_weights(storage: Storage, recipe: Recipe, by_rank: dict[str,
     weights = {}
     for lang, parts in counts.items():
         distribution = distribution_from_counts(merge_counts(parts))
-        storage.write_json(f"{REHYDRATION_DISTRIBUTIONS}/{lang}.json", distribution)
+        storage.write_json(f"{generation}/{REHYDRATION_DISTRIBUTIONS}/{lang}.json", distribution)
         output = recipe.for_language(lang)["output"]
         if output["rehydration"] != "none":
             weights[lang] = weights_from_distribution(distribution, output["max_copies"])
@@ -164,7 +168,7 @@ def _shuffle_part(output: str, storage_options: dict | None, target: str, pieces
 
 
 def _dedup(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]],
-           dedup_against: str | None) -> dict[str, str]:
+           dedup_against: str | None, generation: str) -> dict[str, str]:
     from cc_curate.runtime.dedup import run_dedup
 
     staged = [f"{storage.url}/{entry['rows_file']}" for _, entry in sorted(committed.items())]
@@ -173,7 +177,7 @@ def _dedup(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]
     previous = previous_index(dedup_against, recipe) if dedup_against else None
     return run_dedup(
         staged, f"{storage.url}/{DEDUP_WORK}", params,
-        previous_index=previous, index_out=f"{storage.url}/{MINHASH_INDEX}",
+        previous_index=previous, index_out=f"{storage.url}/{generation}/{MINHASH_INDEX}",
         storage_options=recipe.settings["input"]["storage_options"] or None,
     )
 
@@ -197,9 +201,11 @@ def _publish_one(
     rank: int,
     ranks: int,
     weights: dict[int, int] | None,
+    generation: str,
 ) -> dict[str, Any]:
-    """Publish rank ``rank`` of ``ranks`` of one language. ``weights``: the language's rehydration
-    weights when it has several ranks (None: this one-rank task computes them from its rows)."""
+    """Publish rank ``rank`` of ``ranks`` of one language into the release ``generation``.
+    ``weights``: the language's rehydration weights when it has several ranks (None: this
+    one-rank task computes them from its rows)."""
     storage = Storage(output, storage_options)
     table = apply_decisions(read_slices(storage, slices), _read_decisions(storage, decisions_path, rank, ranks))
     settings = recipe.for_language(lang)
@@ -207,12 +213,13 @@ def _publish_one(
         counts = counts_from_table(table)
         if counts is not None:  # FineWeb2's format: `cc-curate rehydration-weights` reads it
             distribution = distribution_from_counts(counts)
-            storage.write_json(f"{REHYDRATION_DISTRIBUTIONS}/{lang}.json", distribution)
+            storage.write_json(f"{generation}/{REHYDRATION_DISTRIBUTIONS}/{lang}.json", distribution)
             if settings["output"]["rehydration"] != "none":
                 weights = weights_from_distribution(distribution, settings["output"]["max_copies"])
     if settings["output"]["rehydration"] != "none":
         weights = weights or {}
-    return publish_language(storage, lang, table, settings, rehydration_weights=weights, rank=rank)
+    return publish_language(storage, lang, table, settings, rehydration_weights=weights, rank=rank,
+                            release_root=generation)
 
 
 def _count_one(output: str, storage_options: dict | None, slices: list[LanguageSlice], decisions_path: str,

@@ -170,7 +170,7 @@ def _process(
     counters.add("shards.processed")
     return commit_shard(
         storage, shard.shard_id, shard.path, tables, quarantined, counters,
-        compression=recipe.settings["output"]["compression"],
+        compression=recipe.settings["output"]["compression"], max_records=max_records,
     )
 
 

@@ -30,6 +30,7 @@ import io
 import logging
 import os
 import random
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -134,13 +135,16 @@ class RequestSlots:
     A slot is an exclusive ``flock`` on one of ``limit`` files in a node-local folder. The kernel
     drops the lock when its holder exits, so a worker killed mid-request never leaks a slot
     (a semaphore in a Ray actor would). Where ``fcntl`` does not exist (Windows), no cap.
+    The default folder is in the shared temp folder, named after the user, and must be private
+    (see ``private_folder``): another user could otherwise hold every slot, or plant a symlink.
     """
 
     def __init__(self, limit: int, folder: str | None = None) -> None:
         self.limit = limit
-        self.folder = folder or os.path.join(tempfile.gettempdir(), f"cc-curate-request-slots-{limit}")
+        user = os.getuid() if hasattr(os, "getuid") else "user"
+        self.folder = folder or os.path.join(tempfile.gettempdir(), f"cc-curate-{user}-request-slots-{limit}")
         if limit > 0:
-            os.makedirs(self.folder, exist_ok=True)
+            private_folder(self.folder)
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
@@ -158,7 +162,8 @@ class RequestSlots:
         while True:
             random.shuffle(order)  # spread processes over the slots instead of all trying slot 0
             for index in order:
-                fd = os.open(os.path.join(self.folder, f"{index}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+                fd = os.open(os.path.join(self.folder, f"{index}.lock"),
+                             os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -171,6 +176,27 @@ class RequestSlots:
                 return
             time.sleep(random.uniform(0, wait))
             wait = min(wait * 2, 0.5)
+
+
+def private_folder(path: str) -> None:
+    """Create ``path`` with mode 0700, or accept it only if it already is a folder (not a symlink)
+    of this user that nobody else can enter; otherwise raise PermissionError naming it."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows: no shared /tmp, no flock
+        return
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        why = "is a symlink" if stat.S_ISLNK(info.st_mode) else "is not a folder"
+    elif info.st_uid != os.getuid():
+        why = f"belongs to uid {info.st_uid}, not {os.getuid()}"
+    elif info.st_mode & 0o077:
+        why = f"is open to other users (mode {stat.S_IMODE(info.st_mode):o})"
+    else:
+        return
+    raise PermissionError(f"request-slot folder {path} {why}; remove it (it must be private to this user)")
 
 
 class BlockReader(io.RawIOBase):
