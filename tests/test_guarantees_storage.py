@@ -194,3 +194,14 @@ def test_a_folder_of_another_user_is_refused(tmp_path: Path, monkeypatch: pytest
     os.chown(folder, 54321, 54321)
     with pytest.raises(PermissionError, match="belongs to uid 54321"):
         RequestSlots(3, str(folder))
+
+
+def test_an_empty_ledger_entry_is_not_a_commit(tmp_path: Path) -> None:
+    """A crash between the O_EXCL create and its write leaves an empty entry: the shard is not
+    committed and must be able to commit again. (Without the fix every run failed reading it.)"""
+    storage = Storage(str(tmp_path))
+    commit_shard(storage, "shard-a", "a", [one_row_table()], [], {})
+    (tmp_path / "_ledger" / "shard-b.json").write_bytes(b"")
+    assert set(read_ledger(storage)) == {"shard-a"}
+    assert commit_shard(storage, "shard-b", "b", [one_row_table()], [], {}) is not None
+    assert set(read_ledger(storage)) == {"shard-a", "shard-b"}

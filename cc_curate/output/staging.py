@@ -151,12 +151,23 @@ def _languages_in_order(table: pa.Table) -> list[str]:
 
 
 def read_ledger(storage: Storage) -> dict[str, dict[str, Any]]:
-    """Every committed shard's ledger entry, by shard id."""
+    """Every committed shard's ledger entry, by shard id.
+
+    An empty entry is the trace of a crash inside the ``O_EXCL`` commit (filesystems without hard
+    links, see ``Storage.create_exclusive``): created, never written. Its shard is not committed,
+    so the entry is removed and the shard runs again. (Only the driver reads the ledger, when no
+    commit is in flight.)
+    """
     entries = {}
     for name in storage.list(LEDGER, ".json"):
         if name.startswith("_"):
             continue
-        entry = storage.read_json(f"{LEDGER}/{name}")
+        with storage.open(f"{LEDGER}/{name}", "rb") as fh:
+            raw = fh.read()
+        if not raw:
+            storage.remove(f"{LEDGER}/{name}")
+            continue
+        entry = json.loads(raw)
         entries[entry["shard_id"]] = entry
     return entries
 

@@ -6,7 +6,7 @@ protocol needs. fsspec does the work; this only fixes the meaning of "atomic" pe
 * object stores: a single PUT is atomic (readers see the old object or the new one, never half),
   so small files are written with one ``pipe`` call. Big files are never renamed on object stores:
   they live under an attempt-unique prefix and become visible only when a ledger entry (written
-  last) points at them.
+  last) points at them; a release is copied into place (``replace_folder``).
 """
 
 from __future__ import annotations
