@@ -148,6 +148,30 @@ def test_switch_without_an_atomic_swap(tmp_path: Path, monkeypatch: pytest.Monke
         "data/new_Latn/train/a.parquet"]  # the old release's rehydration/ went with it
 
 
+def test_a_switch_killed_between_its_two_renames_is_undone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an atomic swap, a kill after the first rename leaves no `data/`: the next publish
+    puts the previous release back before anything else."""
+    monkeypatch.setattr(storage_module, "exchange_paths", lambda a, b: False)
+    storage = Storage(str(tmp_path))
+    storage.write_atomic("data/old_Latn/train/a.parquet", b"old")
+    generation = release.begin(storage)
+    storage.write_atomic(f"{generation}/data/new_Latn/train/a.parquet", b"new")
+    real_rename = os.rename
+
+    def killed_after_the_first(src: str, dst: str) -> None:
+        real_rename(src, dst)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(os, "rename", killed_after_the_first)
+    with pytest.raises(KeyboardInterrupt):
+        release.switch(storage, generation)
+    monkeypatch.setattr(os, "rename", real_rename)
+    assert not (tmp_path / "data").exists()
+    release.begin(storage)
+    assert (tmp_path / "data" / "old_Latn" / "train" / "a.parquet").read_bytes() == b"old"
+    assert not (tmp_path / "data.previous").exists()
+
+
 # ----------------------------------------------------------------------------- request slots
 
 

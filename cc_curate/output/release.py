@@ -24,8 +24,11 @@ RELEASE_FOLDERS = ("data", "rehydration", "_index")
 def begin(storage: Storage) -> str:
     """A fresh generation folder for a new release (relative to the output root).
 
-    Generations left by a killed publish are removed first: only one run writes an output.
+    Generations left by a killed publish are removed first (only one run writes an output),
+    after a folder it was switching is put back.
     """
+    for folder in RELEASE_FOLDERS:
+        storage.recover_folder(folder)
     storage.remove(RELEASES, recursive=True)
     return f"{RELEASES}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
 

@@ -224,10 +224,9 @@ class Storage:
             if not os.path.exists(dst):
                 os.rename(src, dst)
             elif not exchange_paths(src, dst):
-                aside = f"{src}.old"
-                os.rename(dst, aside)
+                os.rename(dst, self.path(self.aside(target)))  # a kill here: see recover_folder
                 os.rename(src, dst)
-                os.rename(aside, src)
+                os.rename(self.path(self.aside(target)), src)
             self._sync_folders(os.path.dirname(dst))
             self.remove(new, recursive=True)
             return
@@ -239,6 +238,20 @@ class Storage:
             if path[len(dst) + 1:] not in fresh:
                 self.fs.rm_file(path)
         self.remove(new, recursive=True)
+
+    @staticmethod
+    def aside(target: str) -> str:
+        """Where ``replace_folder`` keeps the previous ``target`` between its two renames."""
+        return f"{target}.previous"
+
+    def recover_folder(self, target: str) -> None:
+        """Local: undo a ``replace_folder`` killed between its two renames (no atomic swap here):
+        the previous ``target`` goes back in place; if the new one made it, the previous is dropped."""
+        if self.local and self.exists(self.aside(target)):
+            if self.exists(target):
+                self.remove(self.aside(target), recursive=True)
+            else:
+                os.rename(self.path(self.aside(target)), self.path(target))
 
     def read_json(self, relative: str) -> Any:
         with self.fs.open(self._fresh(relative), "rb") as fh:
