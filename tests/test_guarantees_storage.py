@@ -148,6 +148,14 @@ def test_switch_without_an_atomic_swap(tmp_path: Path, monkeypatch: pytest.Monke
         "data/new_Latn/train/a.parquet"]  # the old release's rehydration/ went with it
 
 
+def test_a_release_without_documents_replaces_one_with(tmp_path: Path) -> None:
+    """Inputs with no document publish an empty release: nothing to switch in, the old one goes."""
+    storage = Storage(str(tmp_path))
+    storage.write_atomic("data/old_Latn/train/a.parquet", b"old")
+    release.switch(storage, release.begin(storage))
+    assert not (tmp_path / "data").exists() and not (tmp_path / release.RELEASES).exists()
+
+
 def test_a_switch_killed_between_its_two_renames_is_undone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without an atomic swap, a kill after the first rename leaves no `data/`: the next publish
     puts the previous release back before anything else."""

@@ -113,9 +113,9 @@ class Storage:
 
     def sync_tree(self, relative: str) -> None:
         """Local only: fsync every file and folder under ``relative``, and its parents up to the root."""
-        if not self.local:
-            return
         top = self.path(relative)
+        if not self.local or not os.path.exists(top):
+            return
         for folder, _, files in os.walk(top, topdown=False):
             for name in files:
                 fd = os.open(os.path.join(folder, name), os.O_RDONLY)

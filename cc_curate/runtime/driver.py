@@ -199,7 +199,7 @@ def _read_again(storage: Storage, committed: dict[str, dict[str, Any]], max_reco
     if more:
         shard_id, read = more[0]
         raise RunError(
-            f"{storage.url} holds {len(more)} shards read with more records than --max-records {max_records} "
+            f"{redact(storage.url)} holds {len(more)} shards read with more records than --max-records {max_records} "
             f"(e.g. {shard_id}: {read} records); a capped run needs its own --output"
         )
     return again
@@ -210,7 +210,7 @@ def _check_staged_rows(storage: Storage, entries: list[dict[str, Any]]) -> None:
     missing = missing_staged_rows(storage, entries)
     if missing:
         raise RunError(
-            f"cannot publish {storage.url}: the staged rows of {len(missing)} committed shards are missing "
+            f"cannot publish {redact(storage.url)}: the staged rows of {len(missing)} committed shards are missing "
             f"(e.g. {missing[0]}); _staging/ is needed to publish this output again: restore it, or delete "
             f"those shards' {LEDGER}/{{shard}}.json to read their inputs again (the published release is untouched)"
         )
