@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cc_curate.output.publish import clear_language, publish_language
+from cc_curate.output.publish import publish_language
 from cc_curate.output.schema import STAGED, UnsafeLanguageName
 from cc_curate.output.staging import commit_shard, read_ledger
 from cc_curate.output.storage import Storage
@@ -170,6 +170,4 @@ def test_output_refuses_an_unsafe_language_name_before_writing(tmp_path: Path, l
         commit_shard(storage, "shard", "/in/x.warc.gz", [table], [], {})
     with pytest.raises(UnsafeLanguageName):
         publish_language(storage, lang, table, {"output": {"rehydration": "none"}})
-    with pytest.raises(UnsafeLanguageName):
-        clear_language(storage, lang)
     assert not (tmp_path / "out").exists() and not any(tmp_path.parent.glob("escaped*"))
