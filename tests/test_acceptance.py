@@ -17,6 +17,7 @@ import pytest
 from .conftest import REPO_ROOT
 from .test_report import check_in_browser
 from .test_run import cc_curate
+from .test_same_decisions import check_same_decisions
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +39,7 @@ def test_realpages_fineweb2_run(tmp_path: Path, shared_data: Path) -> None:
     result = _check_realpages()(out, shared_data)
     assert result["partitions_kept"] >= 40, result
     assert result["right_partition_rate"] >= 0.75, result
+    check_same_decisions(out, "realpages", "fineweb2")
     check_in_browser(out / "report" / "index.html", tmp_path)
     again = cc_curate("run", "recipes/fineweb2.yaml", "--input", str(warc), "--output", str(out))
     assert "nothing to do" in again.stderr
