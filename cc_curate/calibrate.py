@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -34,13 +34,15 @@ from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 from cc_curate.sources import RawRecord, iter_records
 from cc_curate.sources.inputs import resolve_inputs
-from cc_curate.stages.filters import FILTERS
-from cc_curate.stages.filters.signals import NGRAM_SIGNAL, NGRAM_THRESHOLDS, SIGNAL_THRESHOLDS
-from cc_curate.stages.lid import LanguageIdentifier
+from cc_curate.stages.base import Document, FilterStage, run_filters
+from cc_curate.stages.filters import FinewebQuality, GopherQuality, GopherRepetition
+from cc_curate.stages.lid import Lid, LanguageIdentifier
+from cc_curate.stages.registry import rules_for
 from cc_curate.stages.tokenize import get_tokenizer
 
 METHODS = ("english-rate", "tail")
-COUNT_SIGNALS = frozenset({"gopher_words", "gopher_stop_words"})  # language-independent
+# The filters whose signals a reference corpus is measured with (FineWeb2's three).
+MEASURED = (GopherRepetition, FinewebQuality, GopherQuality)
 LID_CLIP = (0.3, 0.9)
 ENGLISH = "eng_Latn"
 
@@ -103,30 +105,29 @@ def _from_run(storage: Storage, languages: Sequence[str], values: dict, scores: 
 
 def _from_corpus(source: str, lang: str, recipe: Recipe, values: dict, scores: list) -> None:
     """Measure a reference corpus with the pipeline's tokenizer and every filter, rules switched off."""
-    params = open_filters(recipe.for_language(lang)["filters"])
+    filters = [(stage(params), params) for stage in MEASURED
+               for params in [open_params(stage, recipe.params(stage, lang))]]
     tokenizer = get_tokenizer(lang)
-    lid = LanguageIdentifier(recipe.settings["lid"])
+    lid = LanguageIdentifier(vars(recipe.params(Lid)))
     for shard in resolve_inputs([source]):
         texts = [r.text or "" for r in iter_records(shard) if isinstance(r, RawRecord)]
         for text, result in zip(texts, lid.predict(texts)):
             scores.append(result.score if result.lang == lang else float("nan"))
-            words = tokenizer.words(text)
-            signals: dict[str, float] = {}
-            for name in ("gopher_repetition", "fineweb_quality", "gopher_quality"):
-                FILTERS[name](text, words, params[name], signals)
-            for name, value in signals.items():
+            doc = Document(id="", url="", date=None, text=text, lang=lang, words=tokenizer.words(text))
+            run_filters(doc, filters)
+            for name, value in doc.signals.items():
                 values.setdefault(name, []).append(value)
 
 
-def open_filters(filters: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Filter params with every threshold off, so every signal gets measured."""
-    opened = {name: dict(section) for name, section in filters.items()}
-    for rules in SIGNAL_THRESHOLDS.values():
-        for section, key, _ in rules:
-            opened[section][key] = -1
-    for section, key in NGRAM_THRESHOLDS.values():
-        opened[section][key] = [[n, -1] for n, _ in opened[section].get(key) or []]
-    return opened
+def open_params(stage: type[FilterStage], params: Any) -> Any:
+    """A filter's params with every declared threshold off, so every signal gets measured."""
+    changes: dict[str, Any] = {"enabled": True}
+    for signal in stage.signals:
+        if signal.threshold is None:
+            continue
+        current = getattr(params, signal.threshold)
+        changes[signal.threshold] = [[n, -1] for n, _ in current or []] if signal.per_n else -1
+    return replace(params, **changes)
 
 
 def removal_rates(sample: Sample, recipe_filters: Mapping[str, Any]) -> dict[str, float]:
@@ -142,15 +143,20 @@ def removal_rates(sample: Sample, recipe_filters: Mapping[str, Any]) -> dict[str
 
 
 def _rules(signal: str, filters: Mapping[str, Any]) -> list[tuple[str, str, str, Any]]:
-    if signal in COUNT_SIGNALS:
-        return []
-    match = NGRAM_SIGNAL.fullmatch(signal)
-    if match:
-        section, key = NGRAM_THRESHOLDS[match.group("kind")]
-        limits = {int(n): v for n, v in filters.get(section, {}).get(key) or []}
-        return [(section, f"{key}[{match.group('n')}]", "max", limits.get(int(match.group("n"))))]
-    return [(section, key, bound, filters.get(section, {}).get(key))
-            for section, key, bound in SIGNAL_THRESHOLDS.get(signal, ())]
+    """(filter, key, direction, current value) of each calibrated threshold of ``signal``.
+
+    Counts (word and stop-word counts) do not depend on the language and are left alone."""
+    found = []
+    for rule in rules_for(signal):
+        if not rule.calibrate or rule.section[0] != "filters":
+            continue
+        section = filters.get(rule.section[-1], {})
+        if rule.n is not None:
+            limits = {int(n): v for n, v in section.get(rule.key) or []}
+            found.append((rule.section[-1], f"{rule.key}[{rule.n}]", rule.direction, limits.get(rule.n)))
+        else:
+            found.append((rule.section[-1], rule.key, rule.direction, section.get(rule.key)))
+    return found
 
 
 def propose(sample: Sample, base_filters: Mapping[str, Any], method: str, *, tail: float = 0.05,

@@ -12,23 +12,33 @@ import copy
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import fsspec
 import yaml
 
 from cc_curate.errors import UserError
 from cc_curate.fineweb2_configs import PACKAGED, packaged_configs, precision_layers
+from cc_curate.params import from_mapping
 from cc_curate.recipe_schema import (
-    LANGUAGE_SECTIONS,
+    DEFAULTS,
     PRESET_KEYS,
     SPEC,
+    defaults_for,
+    language_sections,
     missing_keys,
+    spec_for,
     validate_layer,
 )
+from cc_curate.settings import SECTIONS, RunSettings, TopSettings
+from cc_curate.stages import registry
+from cc_curate.stages.base import Stage
+
+T = TypeVar("T")
 
 LANG_KEY_RE = re.compile(r"^[a-z]{2,3}_[A-Z][a-z]{3}$")
 
@@ -62,7 +72,7 @@ def _read_yaml(path: str) -> Any:
         raise RecipeError(path, "(file)", f"not valid YAML: {exc}".replace("\n", " ")) from None
 
 
-def _check(path: str, data: Any, spec: dict[str, Any] = SPEC) -> None:
+def _check(path: str, data: Any, spec: Mapping[str, Any] = SPEC) -> None:
     problems = validate_layer(data, spec)
     if problems:
         key, why = problems[0]
@@ -166,8 +176,43 @@ class Recipe:
     layers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fineweb2_source: str = ""
     language_dir: str = ""
+    # Stage classes given as objects (``cc_curate.run(extra_stages=...)``) rather than registered
+    # by entry point; they travel with the recipe to the Ray workers.
+    extra_stages: tuple[type[Stage], ...] = field(default=(), compare=False)
 
     _merged: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    _typed: dict[tuple[Any, str | None], Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def stages(self) -> list[type[Stage]]:
+        """The classes of the stages this recipe runs, in running order."""
+        return registry.order(self.settings["stages"], self.extra_stages)
+
+    @property
+    def run(self) -> RunSettings:
+        """The run-wide settings, typed (``recipe.run.input.read.block_bytes``)."""
+        if ("run", None) not in self._typed:
+            self._typed[("run", None)] = RunSettings(
+                top=from_mapping(TopSettings, self.settings),
+                **{name: from_mapping(cls, self.settings[name]) for name, cls in SECTIONS.items()},
+            )
+        return self._typed[("run", None)]
+
+    def params(self, stage: type[Stage], lang: str | None = None) -> Any:
+        """A stage's typed params for documents of ``lang`` (the run-wide ones when None), cached."""
+        key = (stage, lang)
+        if key not in self._typed:
+            node: Any = self.for_language(lang) if lang and stage.per_language else self.settings
+            for part in stage.recipe_section():
+                node = (node or {}).get(part, {})
+            self._typed[key] = from_mapping(stage.Params, node or {})
+        return self._typed[key]
+
+    def section(self, cls: type[T], name: str, lang: str | None = None) -> T:
+        """A run-wide section typed (``recipe.section(OutputSettings, "output", lang)``), cached."""
+        key = (cls, lang)
+        if key not in self._typed:
+            self._typed[key] = from_mapping(cls, (self.for_language(lang) if lang else self.settings)[name])
+        return self._typed[key]
 
     def for_language(self, lang: str) -> dict[str, Any]:
         """The merged recipe that applies to documents of ``lang`` (e.g. ``rus_Cyrl``), cached."""
@@ -214,9 +259,21 @@ class Recipe:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Load a preset and its layers; raise RecipeError (file, key, why) on the first problem."""
+def known_stages(extra_stages: Sequence[type[Stage]] = ()) -> list[type[Stage]]:
+    """Every stage a recipe may name or configure here: registered ones and ``extra_stages``."""
+    stages = {**registry.registered(), **{stage.name: stage for stage in extra_stages}}
+    return list(stages.values())
+
+
+def load_recipe(path: str | Path, extra_stages: Sequence[type[Stage]] = ()) -> Recipe:
+    """Load a preset and its layers; raise RecipeError (file, key, why) on the first problem.
+
+    ``extra_stages``: stage classes a recipe may name besides the registered ones.
+    """
     path = str(path)
+    for stage in extra_stages:
+        registry.check_declaration(stage)
+    spec = spec_for(known_stages(extra_stages))
     chain: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
     language_dir: str | None = None
@@ -233,7 +290,7 @@ def load_recipe(path: str | Path) -> Recipe:
             raise RecipeError(current, "(top level)", "expected a mapping of keys")
         preset_part = {k: data.pop(k) for k in list(data) if k in PRESET_KEYS}
         _check(current, preset_part, PRESET_KEYS)  # type: ignore[arg-type]
-        _check(current, data)
+        _check(current, data, spec)
         if language_dir is None and "language_overrides" in preset_part:
             language_dir = str(Path(current).parent / preset_part["language_overrides"])
         chain.append((current, data))
@@ -243,15 +300,45 @@ def load_recipe(path: str | Path) -> Recipe:
     settings: dict[str, Any] = {}
     for _, data in reversed(chain):
         settings = merge(settings, data)
-    missing = missing_keys(settings)
+    return _finish(path, settings, extra_stages, spec, language_dir, [(name, data) for name, data in reversed(chain)])
+
+
+def recipe_from_dict(data: Mapping[str, Any], extra_stages: Sequence[type[Stage]] = (),
+                     name: str = "(recipe given as a mapping)") -> Recipe:
+    """A recipe from a mapping of recipe keys, layered on the declared defaults (FineWeb2's).
+
+    ``base``/``language_overrides`` paths are not followed (give a file to ``load_recipe`` for that).
+    """
+    for stage in extra_stages:
+        registry.check_declaration(stage)
+    spec = spec_for(known_stages(extra_stages))
+    data = copy.deepcopy(dict(data))
+    if any(k in data for k in PRESET_KEYS):
+        raise RecipeError(name, next(k for k in PRESET_KEYS if k in data), "only a recipe file may name other files")
+    _check(name, data, spec)
+    return _finish(name, merge(DEFAULTS, data), extra_stages, spec, None, [("declared defaults", DEFAULTS), (name, data)])
+
+
+def _finish(path: str, settings: dict[str, Any], extra_stages: Sequence[type[Stage]], spec: Mapping[str, Any],
+            language_dir: str | None, layers: list[tuple[str, dict[str, Any]]]) -> Recipe:
+    """Check the merged settings (complete, stages known), add plugin defaults, read the language layers."""
+    try:
+        stages = registry.order(settings.get("stages") or [], extra_stages)
+    except registry.StageError as exc:
+        raise RecipeError(path, "stages", str(exc)) from None
+    # A stage that is not built in brings its own defaults (defaults.yaml holds the built-in ones).
+    plugins = [stage for stage in stages if stage not in registry.BUILTIN]
+    if plugins:
+        settings = merge(_only_stage_sections(defaults_for(plugins), plugins), settings)
+    missing = missing_keys(settings, spec_for([*registry.BUILTIN, *plugins]))
     if missing:
         raise RecipeError(path, missing[0], "missing (the base recipe, usually defaults.yaml, must set every key)")
 
-    recipe = Recipe(path=path, settings=settings, layers=[(name, data) for name, data in reversed(chain)])
+    recipe = Recipe(path=path, settings=settings, layers=layers, extra_stages=tuple(extra_stages))
     if settings.get("from_fineweb2"):
         recipe.fineweb2_layers, recipe.fineweb2_source = _fineweb2_layers(path, settings)
     if language_dir is not None:
-        recipe.language_layers = load_language_dir(language_dir)
+        recipe.language_layers = load_language_dir(language_dir, spec, language_sections(known_stages(extra_stages)))
         recipe.language_dir = language_dir.rstrip("/")
     for lang in settings.get("languages") or []:
         if not LANG_KEY_RE.match(lang):
@@ -313,7 +400,21 @@ def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def load_language_dir(folder: str) -> dict[str, dict[str, Any]]:
+def _only_stage_sections(defaults: dict[str, Any], stages: Sequence[type[Stage]]) -> dict[str, Any]:
+    """The part of ``defaults`` that is the given stages' sections."""
+    out: dict[str, Any] = {}
+    for stage in stages:
+        *parents, last = stage.recipe_section()
+        src, dst = defaults, out
+        for part in parents:
+            src, dst = src[part], dst.setdefault(part, {})
+        if last in src:
+            dst[last] = src[last]
+    return out
+
+
+def load_language_dir(folder: str, spec: Mapping[str, Any] = SPEC,
+                      sections: Sequence[str] = language_sections(registry.BUILTIN)) -> dict[str, dict[str, Any]]:
     """Read and validate every ``{lang}.yaml`` of a language-override folder."""
     root = Path(folder)
     if not root.is_dir():
@@ -327,10 +428,10 @@ def load_language_dir(folder: str) -> dict[str, dict[str, Any]]:
         if not isinstance(data, dict):
             raise RecipeError(str(file), "(top level)", "expected a mapping of keys")
         for section in data:
-            if section not in LANGUAGE_SECTIONS and section in SPEC:
+            if section not in sections and section in spec:
                 raise RecipeError(
-                    str(file), section, f"is run-wide; a language file may set only {', '.join(LANGUAGE_SECTIONS)}"
+                    str(file), section, f"is run-wide; a language file may set only {', '.join(sections)}"
                 )
-        _check(str(file), data)
+        _check(str(file), data, spec)
         layers[lang] = data
     return layers

@@ -11,21 +11,18 @@ import lxml.html
 import pytest
 import yaml
 
-from cc_curate.stages.filters import (
-    FILTERS,
-    FINEWEB2_ORDER,
-    apply_filters,
-    fineweb2_params,
-)
-from cc_curate.stages.filters.c4_quality import c4_badwords, c4_quality
-from cc_curate.stages.filters.fineweb_quality import fineweb_quality
-from cc_curate.stages.filters.gopher_quality import gopher_quality
+from cc_curate.stages.base import Document, run_filters
+from cc_curate.stages.filters import FILTER_STAGES, fineweb2_params
+from cc_curate.stages.filters.c4_quality import C4BadwordsParams, C4QualityParams, c4_badwords, c4_quality
+from cc_curate.stages.filters.fineweb_quality import FinewebQualityParams, fineweb_quality
+from cc_curate.stages.filters.gopher_quality import GopherQualityParams, gopher_quality
 from cc_curate.stages.filters.gopher_repetition import (
+    GopherRepetitionParams,
     duplicated_ngram_chars,
     gopher_repetition,
     top_ngram_chars,
 )
-from cc_curate.stages.filters.precision import precision
+from cc_curate.stages.filters.precision import PrecisionParams, precision
 from cc_curate.stages.filters.text_fixes import fix_encoding, remove_symbol_lines
 from cc_curate.stages.tokenize import get_tokenizer
 
@@ -43,10 +40,22 @@ def english(shared_data: Path) -> str:
     return "\n".join(udhr_text(shared_data, "eng").split("\n")[2:20])
 
 
+PARAMS = {gopher_repetition: GopherRepetitionParams, fineweb_quality: FinewebQualityParams,
+          gopher_quality: GopherQualityParams, c4_quality: C4QualityParams, c4_badwords: C4BadwordsParams}
+# datatrove's defaults where they differ from the declared ones (FineWeb2's): these tests check
+# the rules as datatrove defines them, so they state its values.
+DATATROVE_DEFAULTS: dict[Any, dict[str, Any]] = {
+    gopher_repetition: {"dup_para_frac": 0.3, "dup_line_char_frac": 0.2, "dup_para_char_frac": 0.2},
+    fineweb_quality: {"short_line_thr": 0.67, "char_duplicates_ratio": 0.01},
+    gopher_quality: {"stop_words": ["the", "be", "to", "of", "and", "that", "have", "with"]},
+}
+
+
 def run(fn: Any, text: str, lang: str = "eng_Latn", **params: Any) -> tuple[str | None, dict[str, float]]:
     signals: dict[str, float] = {}
     words = get_tokenizer(lang).words(text)
-    return fn(text, words, params, signals), signals
+    typed = PARAMS[fn](**{**DATATROVE_DEFAULTS.get(fn, {}), **params})
+    return fn(text, words, typed, signals), signals
 
 
 def prose(n: int) -> str:
@@ -300,18 +309,19 @@ def test_c4_badwords(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def moroccan(shared_data: Path) -> dict[str, Any]:
+def moroccan(shared_data: Path) -> PrecisionParams:
     """FineWeb2's precision settings for Moroccan Arabic (contamination score 0.59)."""
     ref = shared_data / "fineweb2_reference" / "misc" / "precision_filtering"
-    return {
-        "wordlist": str(ref / "wordlists-0.85" / "ary_Arab.txt"),
-        "url_whitelist": json.loads((ref / "url_whitelist.json").read_text())["ary"],
-        "lang_code": "ary",
-    }
+    return PrecisionParams(
+        enabled=True,
+        wordlist=str(ref / "wordlists-0.85" / "ary_Arab.txt"),
+        url_whitelist=json.loads((ref / "url_whitelist.json").read_text())["ary"],
+        lang_code="ary",
+    )
 
 
-def test_precision_keeps_on_wordlist(moroccan: dict) -> None:
-    listed = Path(moroccan["wordlist"]).read_text(encoding="utf-8").split()[:3]
+def test_precision_keeps_on_wordlist(moroccan: PrecisionParams) -> None:
+    listed = Path(moroccan.wordlist).read_text(encoding="utf-8").split()[:3]
     text = "هذا نص، " + " ".join(listed) + "."
     signals: dict[str, float] = {}
     words = get_tokenizer("ary_Arab").words(text)
@@ -320,7 +330,7 @@ def test_precision_keeps_on_wordlist(moroccan: dict) -> None:
     assert signals["precision_url_match"] == 0
 
 
-def test_precision_drops_without_wordlist_or_url(english: str, moroccan: dict) -> None:
+def test_precision_drops_without_wordlist_or_url(english: str, moroccan: PrecisionParams) -> None:
     signals: dict[str, float] = {}
     words = get_tokenizer("ary_Arab").words(english)
     assert precision(english, words, moroccan, signals, url="https://example.com/a") == "precision:wordlist_ratio"
@@ -331,7 +341,7 @@ def test_precision_drops_without_wordlist_or_url(english: str, moroccan: dict) -
 
 
 def test_precision_keeps_all_when_whitelist_has_only_a_cctld(english: str) -> None:
-    params = {"wordlist": ["neno"], "url_whitelist": [".xx"], "lang_code": "abc"}
+    params = PrecisionParams(wordlist=["neno"], url_whitelist=[".xx"], lang_code="abc")
     assert precision(english, english.split(), params, {}, url="https://example.com/") is None
 
 
@@ -356,23 +366,31 @@ def test_remove_symbol_lines() -> None:
 def test_fineweb2_params_from_a_real_config(shared_data: Path) -> None:
     cfg = yaml.safe_load((shared_data / "fineweb2_reference" / "configs" / "fra_Latn.yml").read_text())
     params = fineweb2_params(cfg)
-    assert params["gopher_quality"]["stop_words"][:3] == ["de", "la", "le"]
-    assert params["gopher_quality"]["max_avg_word_length"] == cfg["max_avg_word_length"]
-    assert params["gopher_repetition"]["dup_n_grams"] == cfg["dup_n_grams"]
-    assert params["gopher_repetition"]["dup_para_frac"] == -1
-    assert params["fineweb_quality"]["line_punct_thr"] == cfg["line_punct_thr"]
-    assert params["fineweb_quality"]["char_duplicates_ratio"] == 0.1
-    assert set(FINEWEB2_ORDER) <= set(FILTERS)
+    assert params["gopher_quality"].stop_words[:3] == ["de", "la", "le"]
+    assert params["gopher_quality"].max_avg_word_length == cfg["max_avg_word_length"]
+    assert params["gopher_repetition"].dup_n_grams == cfg["dup_n_grams"]
+    assert params["gopher_repetition"].dup_para_frac == -1
+    assert params["fineweb_quality"].line_punct_thr == cfg["line_punct_thr"]
+    assert params["fineweb_quality"].char_duplicates_ratio == 0.1
 
 
-def test_apply_filters_returns_first_failure_in_order(shared_data: Path) -> None:
+def _doc(text: str, lang: str) -> Document:
+    return Document(id="d", url="https://example.org/", date=None, text=text, lang=lang,
+                    words=get_tokenizer(lang).words(text))
+
+
+def test_run_filters_measures_every_signal_and_returns_the_first_failure(shared_data: Path) -> None:
+    """One runner: every enabled filter measures its signals, the first failing one (in order) wins."""
     cfg = yaml.safe_load((shared_data / "fineweb2_reference" / "configs" / "fra_Latn.yml").read_text())
     params = fineweb2_params(cfg)
+    filters = [(stage(params[stage.name]), params[stage.name]) for stage in FILTER_STAGES if stage.name in params]
     text = "\n".join(udhr_text(shared_data, "fra").split("\n")[2:12])
-    words = get_tokenizer("fra_Latn").words(text)
-    signals: dict[str, float] = {}
-    assert apply_filters(text, words, params, FINEWEB2_ORDER, signals) is None
-    assert {"dup_line_frac", "line_punct_ratio", "gopher_words"} <= set(signals)
-    repeated = "\n".join([text.split("\n")[3]] * 10)
-    reason = apply_filters(repeated, get_tokenizer("fra_Latn").words(repeated), params, FINEWEB2_ORDER, {})
-    assert reason == "gopher_repetition:dup_line_frac"
+    doc = _doc(text, "fra_Latn")
+    assert run_filters(doc, filters) is None
+    assert {"dup_line_frac", "line_punct_ratio", "gopher_words"} <= set(doc.signals)
+    repeated = _doc("\n".join([text.split("\n")[3]] * 10), "fra_Latn")
+    assert run_filters(repeated, filters) == "gopher_repetition:dup_line_frac"
+    # the later filters measured their signals all the same (for re-thresholding)
+    assert {"line_punct_ratio", "gopher_words"} <= set(repeated.signals)
+    # the order decides: with fineweb_quality before gopher_repetition, its reason wins
+    assert run_filters(_doc(repeated.text, "fra_Latn"), filters[::-1]) == "fineweb_quality:line_punct_ratio"

@@ -19,7 +19,7 @@ from resiliparse.extract.html2text import extract_plain_text
 
 from cc_curate.sources import RawRecord, iter_records
 from cc_curate.sources.inputs import shard_for
-from cc_curate.stages.filters.gopher_repetition import NGrams, gopher_repetition
+from cc_curate.stages.filters.gopher_repetition import GopherRepetitionParams, NGrams, gopher_repetition
 from cc_curate.stages.tokenize import get_tokenizer
 
 ORDERS = range(1, 11)
@@ -105,7 +105,7 @@ def test_filter_signals_equal_the_reference(corpus: list[list[str]], expected: l
     for words, want in zip(corpus, expected):
         text = " ".join(words) or "."
         signals: dict[str, float] = {}
-        assert gopher_repetition(text, words, never, signals) is None
+        assert gopher_repetition(text, words, GopherRepetitionParams(**never), signals) is None
         for n in (2, 3, 4):
             if len(words) >= n:
                 assert signals[f"top_{n}_gram"] == want[n][0][0] / len(text)

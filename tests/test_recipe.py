@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -184,7 +185,27 @@ def test_cli_import_fineweb2(tmp_path: Path, shared_data: Path) -> None:
     assert recipe.for_language("rus_Cyrl")["lid"]["threshold"] == 0.9
 
 
-def test_recipe_docs_list_every_key() -> None:
-    result = subprocess.run([sys.executable, "scripts/gen_recipe_docs.py", "--check"], cwd=REPO_ROOT,
+def test_generated_recipe_files_are_up_to_date(tmp_path: Path) -> None:
+    """recipes/defaults.yaml and the key table of docs/recipes.md are generated from the declarations."""
+    result = subprocess.run([sys.executable, "scripts/gen_recipe_files.py", "--check"], cwd=REPO_ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    # the check can fail: a copy of the repository's files with one default edited by hand
+    copy = tmp_path / "repo"
+    for part in ("scripts/gen_recipe_files.py", "recipes/defaults.yaml", "docs/recipes.md"):
+        (copy / part).parent.mkdir(parents=True, exist_ok=True)
+        (copy / part).write_text((REPO_ROOT / part).read_text())
+    edited = copy / "recipes" / "defaults.yaml"
+    edited.write_text(edited.read_text().replace("threshold: 0.3", "threshold: 0.4"))
+    stale = subprocess.run([sys.executable, "scripts/gen_recipe_files.py", "--check"], cwd=copy,
+                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert stale.returncode != 0 and "recipes/defaults.yaml" in stale.stderr
+
+
+def test_declared_defaults_are_the_loaded_defaults() -> None:
+    """One place per default: what a recipe gets when it sets nothing is what the stages declare."""
+    from cc_curate.recipe import recipe_from_dict
+    from cc_curate.recipe_schema import DEFAULTS
+
+    assert load_recipe(RECIPES / "defaults.yaml").settings == DEFAULTS
+    assert recipe_from_dict({}).settings == DEFAULTS

@@ -36,7 +36,9 @@ from cc_curate.report.charts import BAR_COLOR, Threshold
 from cc_curate.report.html import build_report, funnel_steps
 from cc_curate.report.run_data import thresholds_for
 from cc_curate.report.stats import build_stats, write_stats
-from cc_curate.stages.filters.signals import SIGNAL_THRESHOLDS
+from cc_curate.stages.base import Document, run_filters
+from cc_curate.stages.filters import FinewebQuality, GopherQuality, GopherRepetition
+from cc_curate.stages.registry import rules_for
 
 from .conftest import REPO_ROOT
 
@@ -290,21 +292,22 @@ def test_thresholds_follow_the_recipe() -> None:
 
 
 def test_every_filter_signal_has_its_thresholds() -> None:
-    """The report's signal -> threshold table covers every signal the quality filters write."""
-    filters = pytest.importorskip("cc_curate.stages.filters")
-    params = load_recipe(RECIPE).for_language("eng_Latn")
+    """The stages' declared signals cover every signal the quality filters write."""
+    recipe = load_recipe(RECIPE)
+    params = recipe.for_language("eng_Latn")
     text = ("The committee met on Monday to discuss the budget for the coming year.\n"
             "Members agreed that the library and the park need more money, and that the roads can wait.\n"
             "A final vote will take place next week, after the public has had a chance to comment.\n"
             "Several residents asked whether the new bridge would be finished before winter arrives.\n"
             "The mayor said the engineers expect to open it in early November, weather permitting.\n")
-    words = text.split()
-    signals: dict[str, float] = {}
-    for name in ("gopher_repetition", "fineweb_quality", "gopher_quality"):
-        assert filters.FILTERS[name](text, words, params["filters"][name], signals) is None, name
+    doc = Document(id="d", url="", date=None, text=text, lang="eng_Latn", words=text.split())
+    stages = (GopherRepetition, FinewebQuality, GopherQuality)
+    assert run_filters(doc, [(stage(recipe.params(stage, "eng_Latn")), recipe.params(stage, "eng_Latn"))
+                             for stage in stages]) is None
+    signals = doc.signals
     assert len(signals) >= 20  # every rule ran: the text passes them all
     missing = [name for name in signals if not thresholds_for(name, copy.deepcopy(params))
-               and name not in SIGNAL_THRESHOLDS]
+               and not rules_for(name)]
     assert not missing, f"signals the report cannot draw thresholds for: {missing}"
 
 

@@ -53,15 +53,29 @@ TOKENIZER = pa.field("tokenizer", pa.string())  # which word tokenizer ran (fall
 
 PUBLISHED = pa.schema(FINEWEB2_FIELDS)
 REMOVED = pa.schema(FINEWEB2_FIELDS + [FILTER_REASON, DUPLICATE_OF, FILTER_SIGNALS])
-STAGED = pa.schema(
-    FINEWEB2_FIELDS
-    + [LANG_KEY, FILTER_REASON, FILTER_SIGNALS, WORD_COUNT, MINHASH, TEXT_HASH, TOKENIZER]
-)
+# Every staged row has these; the stages add the columns they declare.
+STAGED_CORE = FINEWEB2_FIELDS + [LANG_KEY, FILTER_REASON, FILTER_SIGNALS]
+
+
+def staged_schema(stage_columns: list[pa.Field]) -> pa.Schema:
+    """The staged schema of a pipeline: the core columns, then each stage's declared columns."""
+    return pa.schema(STAGED_CORE + stage_columns)
+
+
+# The staged schema of FineWeb2's stages (tokenize: word_count, tokenizer; minhash: minhash,
+# text_hash), which dedup and publish read.
+STAGED = staged_schema([WORD_COUNT, TOKENIZER, MINHASH, TEXT_HASH])
 
 # filter_reason values set in the shard pass that apply *before* dedup (FineWeb2 order:
-# LID threshold -> MinHash dedup -> quality filters). Every other reason is a quality rule
-# and is applied after dedup, so that cluster sizes count documents before quality filtering.
-PRE_DEDUP_REASONS = frozenset({"url_filter", "language_score", "language_not_selected"})
+# URL filter, extraction, LID threshold -> MinHash dedup -> quality filters): the reasons of the
+# stages declared ``decides_before_dedup`` (tests/test_stages.py checks the two agree). Every
+# other reason is a quality rule and is applied after dedup, so that cluster sizes count
+# documents before quality filtering.
+PRE_DEDUP_REASONS = frozenset({
+    "url_filter", "language_score", "language_not_selected",
+    "extraction:empty", "extraction:html_too_large", "extraction:timeout", "extraction:memory",
+    "extraction:html_too_deep", "extraction:extractor_error",
+})
 DUPLICATE_REASON = "duplicate"
 
 # A document inside a run: its id and its normalised text (``text_hash``). Inputs do not promise

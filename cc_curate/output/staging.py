@@ -82,22 +82,24 @@ def commit_shard(
     counters: dict[str, float],
     compression: str = "zstd",
     max_records: int | None = None,
+    schema: pa.Schema = STAGED,
 ) -> dict[str, Any] | None:
     """Write one attempt and commit it. Returns the ledger entry, or None if already committed.
 
     ``max_records``: the cap the shard was read with (None: read to its end); the entry records
     it and whether the cap was reached, so a later run without it can read the shard again.
+    ``schema`` is the pipeline's staged schema (STAGED plus the columns of plugin stages).
     """
     attempt = uuid.uuid4().hex[:12]
     prefix = f"{STAGING}/{shard_id}/{attempt}"
     tables = list(tables)
-    table = pa.concat_tables(tables) if tables else STAGED.empty_table()
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
     table = table.sort_by([("lang", "ascending"), ("id", "ascending")])
     order = [check_language(lang) for lang in _languages_in_order(table)]  # before anything is written
     languages: dict[str, dict[str, Any]] = {}
     rows_file = f"{prefix}/rows.parquet"
     with storage.open(rows_file, "wb") as fh, pq.ParquetWriter(
-        fh, STAGED, compression=None if compression == "none" else compression
+        fh, schema, compression=None if compression == "none" else compression
     ) as writer:
         for index, lang in enumerate(order):
             part = table.filter(pc.equal(table["lang"], lang))

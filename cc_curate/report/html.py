@@ -255,7 +255,7 @@ def _clusters_section(page: _Page, stats: Mapping[str, Any], recipe: Recipe | No
         if s.get("cluster_sizes")
     }
     if not sizes:
-        off = recipe is not None and not recipe.settings["dedup"]["enabled"]
+        off = recipe is not None and not recipe.run.dedup.enabled
         why = "dedup was off in the recipe (dedup.enabled: false)" if off else "dedup was off or found no clusters"
         page.add("clusters", "Duplicate clusters",
                  f"<p class=warn>No cluster sizes: minhash_cluster_size is null for every document ({why}).</p>")

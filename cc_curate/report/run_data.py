@@ -21,18 +21,12 @@ from cc_curate.output.staging import quarantine_records_path
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe, RecipeError, load_recipe
 from cc_curate.report.charts import Threshold
-from cc_curate.stages.filters.signals import (
-    NGRAM_SIGNAL,
-    NGRAM_THRESHOLDS,
-    SIGNAL_THRESHOLDS,
-)
+from cc_curate.stages.registry import rules_for
 
 SAMPLE_ROWS = 20_000  # rows read per language for distributions
 SAMPLE_SHARDS = 32  # staged shards a language's sample is spread over
 QUARANTINE_ROWS = 200
 QUARANTINE_FILES = 500  # shards' quarantine files read for the table
-# Gopher sections treat a threshold of 0 as "off", as datatrove does.
-ZERO_DISABLES = frozenset({"gopher_repetition", "gopher_quality"})
 # Reasons that are not a quality rule (decided before, or by dedup): documents removed for these
 # are left out of the signal charts' "removed by a quality rule".
 NOT_QUALITY = frozenset(PRE_DEDUP_REASONS | {"language_not_selected", DUPLICATE_REASON})
@@ -123,25 +117,24 @@ def signal_arrays(column: pa.ChunkedArray, kept: np.ndarray, removed: np.ndarray
 
 
 def thresholds_for(signal: str, params: Mapping[str, Any]) -> list[Threshold]:
-    """The recipe thresholds that ``signal`` is tested against, as the filters test them.
+    """The recipe thresholds that ``signal`` is tested against, as the stages declare them.
 
-    Rules that are off are not drawn: a disabled filter section, a value of -1 (or null), and 0
-    in the Gopher sections (where the filters treat 0 as "off", as datatrove does).
+    Rules that are off are not drawn: a disabled stage, a value of -1 (or null), and 0 where the
+    stage declares that 0 disables (the Gopher rules, as in datatrove).
     """
-    filters = params.get("filters", {})
-    match = NGRAM_SIGNAL.fullmatch(signal)
-    if match:
-        section, key = NGRAM_THRESHOLDS[match.group("kind")]
-        limits = {int(n): v for n, v in filters.get(section, {}).get(key) or []}
-        rules = [(section, f"{key}[{match.group('n')}]", "max", limits.get(int(match.group("n"))))]
-    else:
-        rules = [(section, key, bound, filters.get(section, {}).get(key))
-                 for section, key, bound in SIGNAL_THRESHOLDS.get(signal, ())]
     found = []
-    for section, key, bound, value in rules:
-        off = value is None or value == -1 or (value == 0 and section in ZERO_DISABLES)
-        if filters.get(section, {}).get("enabled", False) and not off:
-            found.append(Threshold(key, float(value), bound))
+    for rule in rules_for(signal):
+        section: Any = params
+        for part in rule.section:
+            section = section.get(part, {}) if isinstance(section, Mapping) else {}
+        value = section.get(rule.key)
+        key = rule.key
+        if rule.n is not None:
+            value = {int(n): v for n, v in value or []}.get(rule.n)
+            key = f"{rule.key}[{rule.n}]"
+        off = value is None or value == -1 or (value == 0 and rule.zero_disables)
+        if section and section.get("enabled", True) and not off:
+            found.append(Threshold(key, float(value), rule.direction))
     return found
 
 

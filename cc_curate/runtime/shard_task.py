@@ -59,8 +59,8 @@ def peak_rss_bytes() -> int:
 
 def dump_name(recipe: Recipe, shard: Shard, snapshot: str | None) -> str:
     """The `dump` column: the recipe's, else the snapshot's, else the one named in the path."""
-    if recipe.settings.get("dump"):
-        return recipe.settings["dump"]
+    if recipe.run.top.dump:
+        return recipe.run.top.dump
     if snapshot:
         return snapshot
     match = DUMP_RE.search(shard.path)
@@ -80,7 +80,7 @@ def process_shard(
 
     Idempotent: a committed shard is not processed again. ``url_lists``: see ``pipeline_for``.
     """
-    storage = Storage(output, recipe.settings["input"]["storage_options"] or None)
+    storage = Storage(output, recipe.run.input.fsspec_options)
     if storage.exists(ledger_path(shard.shard_id)):
         return storage.read_json(ledger_path(shard.shard_id))
     attempt = attempt_number(storage, shard.shard_id)
@@ -121,11 +121,11 @@ def _process(
     ``counters`` and ``quarantined`` are filled as the shard goes, so a failed attempt's log
     can say how far it got.
     """
-    storage_options = recipe.settings["input"]["storage_options"] or None
+    settings = recipe.run
     started = time.perf_counter()
     cpu_started = time.process_time()
     pipeline = pipeline_for(recipe, counters, url_lists)
-    batch_size = recipe.settings["runtime"]["batch_size"]
+    batch_size = settings.runtime.batch_size
     dump = dump_name(recipe, shard, snapshot)
     tables, batch = [], []
     processing = [0.0]  # seconds inside pipeline.process; the rest of the loop is reading
@@ -143,9 +143,9 @@ def _process(
     for item in iter_records(
         shard,
         max_records=max_records,
-        max_payload_bytes=recipe.settings["input"]["max_payload_bytes"],
-        storage_options=storage_options,
-        read_policy=ReadPolicy(**recipe.settings["input"]["read"]),
+        max_payload_bytes=settings.input.max_payload_bytes,
+        storage_options=settings.input.fsspec_options,
+        read_policy=ReadPolicy(**asdict(settings.input.read)),
     ):
         counters.add("records.read")
         if isinstance(item, SkippedRecord):
@@ -170,7 +170,7 @@ def _process(
     counters.add("shards.processed")
     return commit_shard(
         storage, shard.shard_id, shard.path, tables, quarantined, counters,
-        compression=recipe.settings["output"]["compression"], max_records=max_records,
+        compression=settings.output.compression, max_records=max_records, schema=pipeline.schema,
     )
 
 

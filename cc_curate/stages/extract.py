@@ -36,7 +36,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from cc_curate.params import setting
+from cc_curate.stages.base import BatchContext, Document, QuarantinedRecord, Stage
 
 log = logging.getLogger(__name__)
 
@@ -252,3 +256,67 @@ class Extractor:
             raise HtmlTooDeep(f"elements nested more than {MAX_DEPTH} deep: {url}")
         text = extract_plain_text(tree, **self._resiliparse_options)
         return _trim_short_edge_lines(text, self._edge_line_min_chars)
+
+
+@dataclass(frozen=True)
+class ExtractionParams:
+    backend: str = setting("trafilatura", "Main-text extractor", choices=("trafilatura", "resiliparse"))
+    favor_precision: bool = setting(True, "trafilatura: prefer precision (FineWeb setting)")
+    include_comments: bool = setting(False, "trafilatura: keep comment sections")
+    deduplicate: bool = setting(True, "trafilatura: drop repeated segments")
+    timeout_seconds: float = setting(30.0, "Per-document extraction time limit", low=0.1)
+    max_memory_mb: int = setting(2048, "Per-document extraction memory limit (MiB of growth; 0 = none)", low=0)
+    max_html_bytes: int = setting(5000000, "Largest decoded HTML handed to the extractor", low=1)
+
+
+# Why an extraction failed; the document's filter_reason is "extraction:{reason}".
+FAILURES = ("empty", "html_too_large", "timeout", "memory", "html_too_deep", "extractor_error")
+_RAISED = ((ExtractionTimeout, "timeout"), (ExtractionMemoryExceeded, "memory"), (HtmlTooDeep, "html_too_deep"))
+
+
+class Extraction(Stage):
+    """HTML -> main text. A page that fails (or has no text) stays a row, removed with
+    ``extraction:{why}`` and no language; all but empty pages are also listed in _quarantine/."""
+
+    name = "extraction"
+    phase = "extract"
+    doc = "Main-text extraction from HTML (trafilatura or resiliparse), with per-page time and memory limits"
+    Params = ExtractionParams
+    reasons = tuple(f"extraction:{why}" for why in FAILURES)
+    decides_before_dedup = True
+    needs_html = True
+
+    def __init__(self, params: ExtractionParams, params_for: Any = None) -> None:
+        super().__init__(params, params_for)
+        self.extractor = Extractor(asdict(params))
+        # Extraction libraries import and initialise on first use: do it now, as part of the
+        # build, so that it is counted as set-up rather than as the first document's extraction.
+        self.extractor.extract("<html><body><article><p>warm-up</p></article></body></html>", "")
+
+    def process(self, doc: Document, params: ExtractionParams, context: BatchContext) -> None:
+        if doc.text is None:
+            failure = self._extract(doc, params)
+            if failure is not None:
+                context.counters.add(f"extraction.failed.{failure.reason}")
+                if failure.reason != "empty":
+                    context.quarantined.append(failure)
+                doc.text = ""
+                doc.remove(f"extraction:{failure.reason}")
+                return
+        context.counters.add("extraction.extracted")
+
+    def _extract(self, doc: Document, params: ExtractionParams) -> QuarantinedRecord | None:
+        html = doc.html or ""
+        if len(html) > params.max_html_bytes:
+            return QuarantinedRecord(doc.id, doc.url, "html_too_large", f"{len(html)} chars")
+        try:
+            text = self.extractor.extract(html, doc.url)
+        except (ExtractionTimeout, ExtractionMemoryExceeded, HtmlTooDeep) as exc:
+            why = next(reason for kind, reason in _RAISED if isinstance(exc, kind))
+            return QuarantinedRecord(doc.id, doc.url, why, str(exc))
+        except Exception as exc:  # the extractor crashed on this page: quarantine it, go on
+            return QuarantinedRecord(doc.id, doc.url, "extractor_error", f"{type(exc).__name__}: {exc}")
+        if not text or not text.strip():
+            return QuarantinedRecord(doc.id, doc.url, "empty")
+        doc.text = text
+        return None

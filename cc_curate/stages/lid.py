@@ -26,11 +26,13 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from cc_curate.output.schema import LANGUAGE_KEY
+from cc_curate.params import setting
+from cc_curate.stages.base import BatchContext, Document, Signal, Stage, StageSetup
 from cc_curate.stages.langcodes import NO_SCRIPT, dominant_script, normalize_label
 
 BUILTIN_LID176 = "lid.176"
@@ -155,3 +157,49 @@ class LanguageIdentifier:
         }
         unsafe = unsafe if (language, lang_script) == UNDETERMINED else None  # only when it decided
         return LanguageResult(f"{language}_{lang_script}", language, lang_script, score, json.dumps(top), unsafe)
+
+
+@dataclass(frozen=True)
+class LidParams:
+    model: str = setting("lid.176", "lid.176, or a path/URL of a fastText LID model")
+    threshold: float = setting(0.3, "Minimum language_score (FineWeb2's floor, most of its configs' value)",
+                               low=0.0, high=1.0)
+    top_k: int = setting(5, "Labels kept in top_langs", low=1, high=50)
+    min_top_score: float = setting(0.01, "Smallest score listed in top_langs", low=0.0, high=1.0)
+    max_chars: int = setting(0, "Score the first N characters (0 = all)", low=0)
+
+
+class Lid(Stage):
+    """Sets each document's language (a batch at once) and removes it below the language's
+    threshold (``language_score``) or outside the run's ``languages`` (``language_not_selected``).
+
+    The model and its options are run-wide; ``threshold`` may differ per language.
+    """
+
+    name = "lid"
+    phase = "language"
+    doc = "Language identification with a fastText model; FineWeb2's {iso639_3}_{Script} labels"
+    Params = LidParams
+    per_language = True
+    signals = (Signal("language_score", "threshold", "min", calibrate=False),)
+    reasons = ("language_not_selected", "language_score")
+    decides_before_dedup = True
+
+    def __init__(self, params: LidParams, params_for: Any = None) -> None:
+        super().__init__(params, params_for)
+        self.identifier = LanguageIdentifier(asdict(params))
+        self.wanted: frozenset[str] = frozenset()
+
+    def setup(self, setup: StageSetup) -> None:
+        self.wanted = frozenset(setup.languages)
+
+    def process_batch(self, docs: Sequence[Document], context: BatchContext) -> None:
+        for doc, result in zip(docs, self.identifier.predict([doc.text or "" for doc in docs]), strict=True):
+            doc.lang, doc.language, doc.language_script = result.lang, result.language, result.script
+            doc.language_score, doc.top_langs = result.score, result.top_langs
+            if result.unsafe_label:  # a model label that names no safe partition: counted as und
+                context.counters.add("lid.unsafe_label")
+            if self.wanted and doc.lang not in self.wanted:
+                doc.remove("language_not_selected")
+            elif doc.language_score < self.params_for(doc.lang).threshold:
+                doc.remove("language_score")

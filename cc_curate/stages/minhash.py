@@ -19,10 +19,17 @@ import functools
 import string
 import sys
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import numpy as np
+import pyarrow as pa
 import xxhash
+
+from cc_curate.output.schema import MINHASH, TEXT_HASH
+from cc_curate.params import setting
+from cc_curate.stages.base import BatchContext, Document, Stage
 
 MERSENNE_PRIME = np.uint64((1 << 61) - 1)
 _SHIFT_61 = np.uint64(61)
@@ -166,3 +173,47 @@ def minhash_signature(words: list[str], params: Mapping[str, Any]) -> np.ndarray
         return None
     num_hashes = int(params["num_buckets"]) * int(params["hashes_per_bucket"])
     return signature_of_shingles(shingles, num_hashes, int(params["seed"]))
+
+
+@dataclass(frozen=True)
+class MinHashParams:
+    n_grams: int = setting(5, "Words per shingle", low=1, high=50)
+    num_buckets: int = setting(14, "LSH bands", low=1, high=256)
+    hashes_per_bucket: int = setting(8, "Rows per band", low=1, high=256)
+    seed: int = setting(1, "Permutation seed", low=0)
+
+
+class MinHash(Stage):
+    """The MinHash signature of the shared words and the exact-text hash, for dedup (run-wide)."""
+
+    name = "minhash"
+    phase = "annotate"
+    doc = "MinHash signature (word 5-grams, FineWeb2's 14x8) and normalised-text hash for dedup"
+    Params = MinHashParams
+    columns = (MINHASH, TEXT_HASH)
+
+    def __init__(self, params: MinHashParams, params_for: Any = None) -> None:
+        super().__init__(params, params_for)
+        self._settings = asdict(params)
+
+    def process(self, doc: Document, params: MinHashParams, context: BatchContext) -> None:
+        doc.columns["minhash"] = minhash_signature(doc.words, self._settings)
+        doc.columns["text_hash"] = text_hash(doc.text or "")
+
+    def to_arrow(self, name: str, values: Sequence[Any]) -> pa.Array | None:
+        """The ``minhash`` column built from the numpy signatures in one piece (no Python ints)."""
+        if name != "minhash":
+            return None
+        offsets = np.zeros(len(values) + 1, dtype=np.int32)
+        missing = np.zeros(len(values), dtype=bool)
+        parts = []
+        for i, signature in enumerate(values):
+            if signature is None:
+                missing[i] = True
+                offsets[i + 1] = offsets[i]
+            else:
+                parts.append(signature)
+                offsets[i + 1] = offsets[i] + len(signature)
+        flat = pa.array(np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64), type=pa.uint64())
+        mask = pa.array(missing) if missing.any() else None
+        return pa.ListArray.from_arrays(pa.array(offsets), flat, type=MINHASH.type, mask=mask)

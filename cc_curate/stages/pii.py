@@ -22,7 +22,11 @@ import ipaddress
 import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from cc_curate.params import setting
+from cc_curate.stages.base import BatchContext, Document, Stage
 
 DEFAULT_EMAIL_REPLACEMENT = ("email@example.com", "firstname.lastname@example.org")
 # datatrove's list: random addresses that did not answer pings when it was made.
@@ -148,3 +152,25 @@ def mask_pii(text: str, params: Mapping[str, Any]) -> tuple[str, int]:
             ipv6 = _replacements(params.get("ipv6_replacement"), DEFAULT_IPV6_REPLACEMENT)
             text = _IPV6.sub(replace_ip(ipv6), text)
     return text, count
+
+
+@dataclass(frozen=True)
+class PiiParams:
+    enabled: bool = setting(True, "Mask personal data")
+    email: bool = setting(True, "Mask e-mail addresses")
+    ip: bool = setting(True, "Mask public IP addresses")
+
+
+class Pii(Stage):
+    """Masks e-mail addresses and public IPs in every document's text, kept or removed."""
+
+    name = "pii"
+    phase = "finish"
+    doc = "PII masking (e-mail addresses, public IPs), FineWeb2's last step"
+    Params = PiiParams
+    per_language = True
+
+    def process(self, doc: Document, params: PiiParams, context: BatchContext) -> None:
+        if params.enabled:
+            doc.text, masked = mask_pii(doc.text or "", {"email": params.email, "ip": params.ip})
+            context.counters.add("pii.masked", masked)

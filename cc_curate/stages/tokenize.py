@@ -16,12 +16,16 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import regex
+
+from cc_curate.output.schema import TOKENIZER, WORD_COUNT
+from cc_curate.stages.base import BatchContext, Document, Stage
 
 log = logging.getLogger(__name__)
 
@@ -471,3 +475,30 @@ def fallback_languages() -> set[str]:
     """Languages whose segmenter was missing in this process (they use ``fallback:unicode``)."""
     with _lock:
         return set(_fallbacks)
+
+
+class Tokenize(Stage):
+    """Splits each document into its language's words once; filters and MinHash share them."""
+
+    name = "tokenize"
+    phase = "tokenize"
+    doc = "Word tokenization with the language's tokenizer (once per document)"
+    per_language = True
+    columns = (WORD_COUNT, TOKENIZER)
+
+    def __init__(self, params: Any, params_for: Any = None) -> None:
+        super().__init__(params, params_for)
+        self._warm: set[WordTokenizer] = set()  # tokenizers this process has called once
+
+    def process(self, doc: Document, params: Any, context: BatchContext) -> None:
+        started = time.perf_counter()
+        tokenizer = get_tokenizer(doc.lang or "")
+        doc.words = tokenizer.words(doc.text or "")
+        if tokenizer not in self._warm:  # building it and its first call load the segmenter's
+            context.setup_seconds += time.perf_counter() - started  # model (once per process): set-up
+            self._warm.add(tokenizer)
+        doc.columns["word_count"] = len(doc.words)
+        doc.columns["tokenizer"] = tokenizer.name
+        context.counters.add(f"tokenizer.{tokenizer.name}")
+        if tokenizer.name.startswith("fallback"):
+            context.counters.add(f"tokenizer_fallback.{doc.lang}")

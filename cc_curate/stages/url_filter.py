@@ -38,13 +38,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import ahocorasick
 from tldextract import TLDExtract
 
-from cc_curate.url_lists import CompiledUrlLists, normalize, url_tokens
+from cc_curate.params import setting
+from cc_curate.stages.base import BatchContext, Document, Stage, StageSetup
+from cc_curate.url_lists import CompiledUrlLists, for_recipe, normalize, url_tokens
 
 _TOKEN = re.compile(r"[^\W_]+")
 
@@ -174,3 +177,41 @@ class UrlFilter:
         if self.words and not self.words.isdisjoint(_TOKEN.findall(unquote(url).lower())):
             return "blocked_word"
         return None
+
+
+
+@dataclass(frozen=True)
+class UrlFilterParams:
+    enabled: bool = setting(True, "Apply the URL block lists")
+    fineweb_lists: str | None = setting(
+        None, "Folder of FineWeb's URL lists (`cc-curate url-lists fetch`); `default` = that command's "
+        "folder ($CC_CURATE_URL_LISTS or ~/.cache/cc_curate/url_lists); null = none")
+    soft_word_threshold: int = setting(2, "FineWeb rule: soft-banned URL words that remove a page", low=1)
+    blocked_domains: list[str] = setting([], "Domains blocked with their subdomains")
+    blocked_urls: list[str] = setting([], "URLs blocked with their path prefixes")
+    blocked_words: list[str] = setting([], "Words blocked when they appear as a URL token")
+    block_list_files: list[str] = setting([], "Files (path or URL) of domains/URLs, one a line")
+
+
+class UrlFilterStage(Stage):
+    """Removes a record before extraction when its URL is on a block list (reason ``url_filter``;
+    the rule that matched is the signal ``url_filter.{rule}``)."""
+
+    name = "url_filter"
+    phase = "record"
+    doc = "URL block lists (FineWeb's lists, domains, URLs, URL words), checked before extraction"
+    Params = UrlFilterParams
+    reasons = ("url_filter",)
+    decides_before_dedup = True
+
+    def setup(self, setup: StageSetup) -> None:
+        """FineWeb's compiled lists come from the runtime when it shares them, else are loaded here."""
+        lists = setup.shared.get("url_lists") or for_recipe(asdict(self.params), setup.recipe_path)
+        self.matcher = UrlFilter(asdict(self.params), lists)
+
+    def process(self, doc: Document, params: UrlFilterParams, context: BatchContext) -> None:
+        rule = self.matcher.blocked(doc.url)
+        if rule:
+            context.counters.add(f"url_filter.removed.{rule}")
+            doc.signals[f"url_filter.{rule}"] = 1.0
+            doc.remove("url_filter")

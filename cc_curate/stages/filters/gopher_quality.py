@@ -16,38 +16,44 @@ is disabled (datatrove divides by zero there).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import regex
 
+from cc_curate.params import setting
+from cc_curate.stages.base import Document, FilterStage, Signal
 from cc_curate.stages.tokenize import PUNCTUATION_CHARS
 
 NAME = "gopher_quality"
-DEFAULTS: dict[str, Any] = {
-    "min_doc_words": 50,
-    "max_doc_words": 100000,
-    "min_avg_word_length": 3,
-    "max_avg_word_length": 10,
-    "max_symbol_word_ratio": 0.1,
-    "max_bullet_lines_ratio": 0.9,
-    "max_ellipsis_lines_ratio": 0.3,
-    "max_non_alpha_words_ratio": 0.8,
-    "min_stop_words": 2,
-    "stop_words": ["the", "be", "to", "of", "and", "that", "have", "with"],
-}
 
 _PUNCT = "".join(sorted(PUNCTUATION_CHARS))
 _LETTER = regex.compile(r"\p{L}")
 
 
-def threshold(params: Mapping[str, Any], key: str, defaults: Mapping[str, Any], *, zero_disables: bool) -> Any:
-    """The threshold ``key`` from the recipe (else the default), or None when the rule is disabled.
+@dataclass(frozen=True)
+class GopherQualityParams:
+    """FineWeb2's values (datatrove's defaults, except an empty stop-word list: each language has its own)."""
+
+    enabled: bool = setting(True, "Apply Gopher quality rules")
+    min_doc_words: int = setting(50, "Min words", low=0)
+    max_doc_words: int = setting(100000, "Max words", low=1)
+    min_avg_word_length: float = setting(3, "Min mean word length", low=-1.0)
+    max_avg_word_length: float = setting(10, "Max mean word length", low=-1.0)
+    max_symbol_word_ratio: float = setting(0.1, "Max #/... symbols per word (-1 disables)", low=-1.0)
+    max_bullet_lines_ratio: float = setting(0.9, "Max fraction of bullet lines (-1 disables)", low=-1.0)
+    max_ellipsis_lines_ratio: float = setting(0.3, "Max fraction of lines ending in ... (-1 disables)", low=-1.0)
+    max_non_alpha_words_ratio: float = setting(0.8, "Min fraction of words with a letter (-1 disables)", low=-1.0)
+    min_stop_words: int = setting(2, "Min stop words (skipped when stop_words is empty)", low=0)
+    stop_words: list[str] = setting([], "The language's stop words")
+
+
+def threshold(value: Any, *, zero_disables: bool) -> Any:
+    """The threshold, or None when the rule is disabled.
 
     -1 and None always disable. 0 disables only where datatrove tests the value for truth
     (the Gopher filters); elsewhere 0 is a real threshold.
     """
-    value = params.get(key, defaults.get(key))
     if value is None or value == -1 or (zero_disables and not value):
         return None
     return value
@@ -58,9 +64,7 @@ def is_symbol_word(word: str) -> bool:
     return not word.isalnum() and not word.strip(_PUNCT)
 
 
-def gopher_quality(
-    text: str, words: list[str], params: Mapping[str, Any], signals: dict[str, float]
-) -> str | None:
+def gopher_quality(text: str, words: list[str], params: GopherQualityParams, signals: dict[str, float]) -> str | None:
     """Reason ``gopher_quality:<rule>`` of the first failing Gopher quality rule, or None."""
     n_tokens = len(words)
     real_words = [w for w in words if not is_symbol_word(w)]
@@ -70,7 +74,7 @@ def gopher_quality(
         return f"{NAME}:gopher_short_doc"
 
     lines = text.splitlines()
-    stop_words = params.get("stop_words", DEFAULTS["stop_words"]) or []
+    stop_words = params.stop_words or []
     avg_len = sum(map(len, real_words)) / n_words
     hash_ratio = text.count("#") / n_tokens
     ellipsis_ratio = (text.count("...") + text.count("…")) / n_tokens
@@ -89,7 +93,7 @@ def gopher_quality(
     )
 
     def t(key: str) -> Any:
-        return threshold(params, key, DEFAULTS, zero_disables=True)
+        return threshold(getattr(params, key), zero_disables=True)
 
     checks = (
         ("gopher_short_doc", (v := t("min_doc_words")) is not None and n_words < v),
@@ -109,3 +113,29 @@ def gopher_quality(
         if failed:
             return f"{NAME}:{rule}"
     return None
+
+
+class GopherQuality(FilterStage):
+    name = NAME
+    doc = "Gopher quality rules (Rae et al. 2021) with FineWeb2's multilingual changes"
+    Params = GopherQualityParams
+    signals = (
+        Signal("gopher_words", "min_doc_words", "min", zero_disables=True, calibrate=False),
+        Signal("gopher_words", "max_doc_words", "max", zero_disables=True, calibrate=False),
+        Signal("gopher_avg_word_length", "min_avg_word_length", "min", zero_disables=True),
+        Signal("gopher_avg_word_length", "max_avg_word_length", "max", zero_disables=True),
+        Signal("gopher_hash_ratio", "max_symbol_word_ratio", "max", zero_disables=True),
+        Signal("gopher_ellipsis_ratio", "max_symbol_word_ratio", "max", zero_disables=True),
+        Signal("gopher_bullet_lines_ratio", "max_bullet_lines_ratio", "max", zero_disables=True),
+        Signal("gopher_end_ellipsis_lines_ratio", "max_ellipsis_lines_ratio", "max", zero_disables=True),
+        # despite the key's name, the share of words with a letter must reach it
+        Signal("gopher_alpha_words_ratio", "max_non_alpha_words_ratio", "min", zero_disables=True),
+        Signal("gopher_stop_words", "min_stop_words", "min", zero_disables=True, calibrate=False),
+    )
+    reasons = tuple(f"{NAME}:{rule}" for rule in (
+        "gopher_short_doc", "gopher_long_doc", "gopher_below_avg_threshold", "gopher_above_avg_threshold",
+        "gopher_too_many_hashes", "gopher_too_many_ellipsis", "gopher_too_many_bullets",
+        "gopher_too_many_end_ellipsis", "gopher_below_alpha_threshold", "gopher_enough_stop_words"))
+
+    def filter(self, doc: Document, params: GopherQualityParams) -> str | None:
+        return gopher_quality(doc.text or "", doc.words, params, doc.signals)

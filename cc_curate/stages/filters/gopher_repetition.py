@@ -26,22 +26,30 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
-from cc_curate.stages.filters.gopher_quality import threshold
+from cc_curate.params import Pairs, setting
+from cc_curate.stages.base import Document, FilterStage, Signal
 
 NAME = "gopher_repetition"
-DEFAULTS: dict[str, Any] = {
-    "dup_line_frac": 0.3,
-    "dup_para_frac": 0.3,
-    "dup_line_char_frac": 0.2,
-    "dup_para_char_frac": 0.2,
-    "top_n_grams": [[2, 0.2], [3, 0.18], [4, 0.16]],
-    "dup_n_grams": [[5, 0.15], [6, 0.14], [7, 0.13], [8, 0.12], [9, 0.11], [10, 0.10]],
-}
+
+
+@dataclass(frozen=True)
+class GopherRepetitionParams:
+    """FineWeb2's values (datatrove's defaults with the paragraph and line-character rules off:
+    trafilatura output has few paragraphs, and fineweb_quality judges duplicated characters)."""
+
+    enabled: bool = setting(True, "Apply Gopher repetition rules")
+    dup_line_frac: float = setting(0.3, "Max fraction of duplicated lines (-1 disables)", low=-1.0)
+    dup_para_frac: float = setting(-1, "Max fraction of duplicated paragraphs (-1 disables)", low=-1.0)
+    dup_line_char_frac: float = setting(-1, "Max char fraction in duplicated lines (-1 disables)", low=-1.0)
+    dup_para_char_frac: float = setting(-1, "Max char fraction in duplicated paragraphs (-1 disables)", low=-1.0)
+    top_n_grams: Pairs = setting([[2, 0.2], [3, 0.18], [4, 0.16]], "Max char fraction of the top n-gram, per n")
+    dup_n_grams: Pairs = setting([[5, 0.15], [6, 0.14], [7, 0.13], [8, 0.12], [9, 0.11], [10, 0.10]],
+                                 "Max char fraction of duplicated n-grams, per n")
 
 _PARAGRAPH_SPLIT = re.compile(r"\n{2,}")
 _LINE_SPLIT = re.compile(r"\n+")
@@ -157,9 +165,8 @@ def duplicated_ngram_chars(words: list[str], n: int) -> int:
     return NGrams(words).duplicated_chars(n)
 
 
-def gopher_repetition(
-    text: str, words: list[str], params: Mapping[str, Any], signals: dict[str, float]
-) -> str | None:
+def gopher_repetition(text: str, words: list[str], params: GopherRepetitionParams,
+                      signals: dict[str, float]) -> str | None:
     """Reason ``gopher_repetition:<rule>`` of the first failing repetition rule, or None."""
     if not text:
         return f"{NAME}:empty"
@@ -176,15 +183,15 @@ def gopher_repetition(
     }
     signals.update(values)
     for rule, value in values.items():
-        limit = threshold(params, rule, DEFAULTS, zero_disables=True)
-        if limit is not None and value > limit:
+        limit = getattr(params, rule)
+        if limit and limit != -1 and value > limit:  # 0, None and -1 disable (datatrove tests for truth)
             return f"{NAME}:{rule}"
 
     # Once all k-grams are unique, so are all longer n-grams: their top n-gram is the first one and
     # nothing is duplicated. Many documents have no repeated 5-gram and skip the longer ones.
     unique_from = len(words) + 1
     ngrams = NGrams(words)
-    for n, limit in params.get("top_n_grams", DEFAULTS["top_n_grams"]) or []:
+    for n, limit in params.top_n_grams or []:
         if limit is None or limit == -1 or len(words) < n:
             continue
         if n >= unique_from:
@@ -195,7 +202,7 @@ def gopher_repetition(
         frac = signals[f"top_{n}_gram"] = chars / n_chars
         if frac > limit:
             return f"{NAME}:top_{n}_gram"
-    for n, limit in params.get("dup_n_grams", DEFAULTS["dup_n_grams"]) or []:
+    for n, limit in params.dup_n_grams or []:
         if limit is None or limit == -1:
             continue
         chars = 0 if n >= unique_from else ngrams.duplicated_chars(n)
@@ -205,3 +212,22 @@ def gopher_repetition(
         if frac > limit:
             return f"{NAME}:duplicated_{n}_n_grams"
     return None
+
+
+class GopherRepetition(FilterStage):
+    name = NAME
+    doc = "Gopher repetition rules (Rae et al. 2021): duplicated lines, paragraphs and n-grams"
+    Params = GopherRepetitionParams
+    signals = (
+        Signal("dup_para_frac", "dup_para_frac", "max", zero_disables=True),
+        Signal("dup_para_char_frac", "dup_para_char_frac", "max", zero_disables=True),
+        Signal("dup_line_frac", "dup_line_frac", "max", zero_disables=True),
+        Signal("dup_line_char_frac", "dup_line_char_frac", "max", zero_disables=True),
+        Signal("top_{n}_gram", "top_n_grams", "max"),
+        Signal("duplicated_{n}_n_grams", "dup_n_grams", "max"),
+    )
+    reasons = tuple(f"{NAME}:{rule}" for rule in ("empty", "dup_para_frac", "dup_para_char_frac", "dup_line_frac",
+                                                   "dup_line_char_frac", "top_{n}_gram", "duplicated_{n}_n_grams"))
+
+    def filter(self, doc: Document, params: GopherRepetitionParams) -> str | None:
+        return gopher_repetition(doc.text or "", doc.words, params, doc.signals)

@@ -24,16 +24,25 @@ documents hosted under the language's own ccTLD.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
+from cc_curate.params import Words, setting
+from cc_curate.stages.base import BatchContext, Document, FilterStage, Signal
 from cc_curate.stages.tokenize import PUNCTUATION_CHARS
 
 NAME = "precision"
-DEFAULTS: dict[str, Any] = {"wordlist": None, "url_whitelist": [], "lang_code": None, "min_wordlist_ratio": 1e-7}
+
+
+@dataclass(frozen=True)
+class PrecisionParams:
+    enabled: bool = setting(False, "FineWeb2's precision filter (for contaminated languages)")
+    wordlist: Words | None = setting(None, "Words seen in this language >= 85% of the time, or a path")
+    url_whitelist: list[str] = setting([], "URL terms (ccTLDs like .ke, names) that vouch for the language")
+    lang_code: str | None = setting(None, "The language's short code, matched in URLs")
+    min_wordlist_ratio: float = setting(0.0000001, "Min share of words from the wordlist", low=0.0, high=1.0)
 
 _TO_SPACE = str.maketrans({c: " " for c in PUNCTUATION_CHARS})
 _URL_NORMALISE = re.compile(r"[^a-zA-Z0-9/.]+")
@@ -62,13 +71,12 @@ def url_matches(url: str, whitelist: list[str], lang_code: str | None) -> bool:
     return any(term in normalised for term in terms)
 
 
-def precision(
-    text: str, words: list[str], params: Mapping[str, Any], signals: dict[str, float], *, url: str = ""
-) -> str | None:
+def precision(text: str, words: list[str], params: PrecisionParams, signals: dict[str, float], *,
+              url: str = "") -> str | None:
     """Reason ``precision:wordlist_ratio`` when neither the URL nor any word points at the language."""
-    matched_url = url_matches(url, list(params.get("url_whitelist") or []), params.get("lang_code"))
+    matched_url = url_matches(url, list(params.url_whitelist or []), params.lang_code)
     signals["precision_url_match"] = float(matched_url)
-    source = params.get("wordlist")
+    source = params.wordlist
     if matched_url or not source:
         return None
     wordlist = _load_wordlist(source if isinstance(source, str) else tuple(source))
@@ -77,6 +85,23 @@ def precision(
     vocab = {part for w in words for part in w.translate(_TO_SPACE).split()}
     ratio = len(vocab & wordlist) / len(vocab) if vocab else 0.0
     signals["wordlist_ratio"] = ratio
-    if ratio > params.get("min_wordlist_ratio", DEFAULTS["min_wordlist_ratio"]):
+    if ratio > params.min_wordlist_ratio:
         return None
     return f"{NAME}:wordlist_ratio"
+
+
+class Precision(FilterStage):
+    name = NAME
+    doc = "FineWeb2's precision (wordlist) filter for languages LID confuses with others"
+    Params = PrecisionParams
+    signals = (Signal("precision_url_match", None),
+               Signal("wordlist_ratio", "min_wordlist_ratio", "min", calibrate=False))
+    reasons = (f"{NAME}:wordlist_ratio",)
+
+    def filter(self, doc: Document, params: PrecisionParams) -> str | None:
+        return precision(doc.text or "", doc.words, params, doc.signals, url=doc.url)
+
+    def process(self, doc: Document, params: PrecisionParams, context: BatchContext) -> None:
+        super().process(doc, params, context)
+        if params.enabled and not params.wordlist:  # FineWeb2 had a wordlist for this language
+            context.counters.add(f"precision_no_wordlist.{doc.lang}")

@@ -8,9 +8,13 @@ which trafilatura leaves behind from HTML tables, with an empty line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from typing import Any
 
 import ftfy
+
+from cc_curate.stages.base import BatchContext, Document, Stage
 
 # Encoding repairs on; every form-normalising fix off (FineWeb2's choice).
 FTFY_CONFIG = ftfy.TextFixerConfig(
@@ -61,3 +65,54 @@ def remove_symbol_lines(text: str, symbols: Iterable[str] = ("|",), replace_char
                 out.append(replace_char)
             in_run = True
     return "\n".join(out)
+
+
+# A line made only of these characters is one ftfy cannot change with FTFY_CONFIG: printable
+# ASCII except "&" (HTML entities), plus tab. Control characters, "\r" and all non-ASCII go to ftfy.
+_FTFY_UNTOUCHABLE_LINE = re.compile(r"[\t\x20-\x25\x27-\x7e]*")
+_FTFY_UNTOUCHABLE_TEXT = re.compile(r"[\t\n\x20-\x25\x27-\x7e]*")
+
+
+def fix_encoding_lines(text: str) -> str:
+    """``fix_encoding(text)``, exactly, with the lines ftfy cannot change kept out of its way.
+
+    ftfy works one ``\n``-terminated line at a time and costs tens of microseconds per line even
+    when it changes nothing; most lines of web text are plain ASCII. Its only state carried from
+    line to line is HTML unescaping, switched off for good by the first line with a "<": when a
+    text has both "<" and "&" it goes to ftfy whole, otherwise runs of consecutive lines that
+    need it are fixed together and the rest is copied.
+    """
+    if "<" in text and "&" in text:
+        return fix_encoding(text)
+    if _FTFY_UNTOUCHABLE_TEXT.fullmatch(text):
+        return text
+    lines = text.split("\n")
+    last = len(lines) - 1
+    out: list[str] = []
+    run: list[str] = []  # consecutive lines that go to ftfy, with their newlines
+    for i, line in enumerate(lines):
+        segment = line if i == last else line + "\n"
+        if _FTFY_UNTOUCHABLE_LINE.fullmatch(line):
+            if run:
+                out.append(fix_encoding("".join(run)))
+                run = []
+            out.append(segment)
+        else:
+            run.append(segment)
+    if run:
+        out.append(fix_encoding("".join(run)))
+    return "".join(out)
+
+
+class TextFixes(Stage):
+    """ftfy and table-symbol lines, on the documents no rule removed (FineWeb2 repairs kept text;
+    a document a rule removed stays removed whatever dedup decides, so its text is published in
+    ``_removed`` as extracted). Runs after every signal, hash and signature is computed."""
+
+    name = "text_fixes"
+    phase = "finish"
+    doc = "ftfy encoding repairs and removal of table-symbol lines, on documents no rule removed"
+
+    def process(self, doc: Document, params: Any, context: BatchContext) -> None:
+        if doc.filter_reason is None:
+            doc.text = remove_symbol_lines(fix_encoding_lines(doc.text or ""))
