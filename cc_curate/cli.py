@@ -163,6 +163,33 @@ def submit(address: str | None, working_dir: str, pip_specs: tuple[str, ...], en
     click.echo(follow_hint(target, job_id))
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the declarations as JSON.")
+@_user_errors
+def stages(as_json: bool) -> None:
+    """List the registered stages (built in and plugins) with their parameters, columns and signals."""
+    from cc_curate.stages.describe import describe_stages
+
+    described = describe_stages()
+    if as_json:
+        click.echo(json.dumps(described, indent=2, default=str))
+        return
+    for stage in described:
+        click.echo(f"{stage['name']}  [{stage['phase']}{', per language' if stage['per_language'] else ''}]"
+                   f"  {stage['doc']}  ({stage['source']})")
+        if stage["section"]:
+            click.echo(f"  params ({stage['section']}):")
+        for key in stage["params"]:
+            click.echo(f"    {key['name']} = {key['default']!r}: {key['accepts']}. {key['doc']}")
+        if stage["columns"]:
+            click.echo("  columns: " + ", ".join(f"{c['name']} ({c['type']})" for c in stage["columns"]))
+        for signal in stage["signals"]:
+            bound = f"{signal['direction']} {signal['threshold']}" if signal["threshold"] else "not thresholded"
+            click.echo(f"  signal {signal['name']}: {bound}")
+        if stage["reasons"]:
+            click.echo("  reasons: " + ", ".join(stage["reasons"]))
+
+
 @main.group()
 def recipe() -> None:
     """Check and inspect recipes."""
