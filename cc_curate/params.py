@@ -3,7 +3,7 @@ allowed range and a one-line doc.
 
 Every recipe key is declared here or by a stage (``cc_curate/stages/``): the recipe schema
 (``recipe_schema``), ``recipes/defaults.yaml`` and ``docs/recipes.md`` are generated from these
-declarations (``scripts/gen_recipe_docs.py``), so a default lives in exactly one place.
+declarations (``scripts/gen_recipe_files.py``), so a default lives in exactly one place.
 
     @dataclass(frozen=True)
     class MinHashParams:

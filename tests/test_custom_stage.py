@@ -27,7 +27,7 @@ REASON = "regex_filter:too_many_matches"
 @pytest.fixture(scope="module")
 def installed() -> None:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(EXAMPLE)], check=True,
+    subprocess.run([*pip, "install", "--no-deps", "-e", str(EXAMPLE)], check=True,
                    timeout=300)
     try:
         yield

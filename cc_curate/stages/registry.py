@@ -12,6 +12,7 @@ The entry point's name must be the stage's ``name``. Entry points are read once 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from cc_curate.stages.tokenize import Tokenize
 from cc_curate.stages.url_filter import UrlFilterStage
 
 ENTRY_POINT_GROUP = "cc_curate.stages"
+log = logging.getLogger(__name__)
 
 # Every built-in stage, in FineWeb2's order: the default ``stages`` of a recipe. FineWeb2 runs
 # its three quality filters, then (for contaminated languages) the precision filter; the C4
@@ -68,34 +70,33 @@ def _builtin() -> dict[str, type[Stage]]:
 
 
 @cache
-def _plugins() -> dict[str, type[Stage]]:
+def _plugins() -> tuple[dict[str, type[Stage]], dict[str, str]]:
+    """(stages of the installed plugins by name, why each plugin that failed to load failed).
+
+    A broken plugin does not stop runs that do not use it: it is an error only for a recipe
+    that names it (``order``), and a warning otherwise.
+    """
     found: dict[str, type[Stage]] = {}
+    broken: dict[str, str] = {}
     for point in entry_points(group=ENTRY_POINT_GROUP):
         try:
             stage = point.load()
-        except Exception as exc:  # a broken plugin is named, not a traceback
-            raise StageError(f"stage plugin {point.name!r} ({point.value}) failed to load: "
-                             f"{type(exc).__name__}: {exc}") from exc
-        check_declaration(stage)
-        if stage.name != point.name:
-            raise StageError(f"stage plugin {point.value}: entry point {point.name!r} must be the stage's "
-                             f"name {stage.name!r}")
-        if stage.name in _builtin():
-            raise StageError(f"stage plugin {point.value}: {stage.name!r} is a built-in stage's name")
+            check_declaration(stage)
+            if stage.name != point.name:
+                raise StageError(f"entry point {point.name!r} must be the stage's name {stage.name!r}")
+            if stage.name in _builtin():
+                raise StageError(f"{stage.name!r} is a built-in stage's name")
+        except Exception as exc:  # noqa: BLE001 - any failure of third-party code is reported the same way
+            broken[point.name] = f"stage plugin {point.name!r} ({point.value}) failed to load: {type(exc).__name__}: {exc}"
+            log.warning("%s", broken[point.name])
+            continue
         found[stage.name] = stage
-    return found
+    return found, broken
 
 
 def registered() -> dict[str, type[Stage]]:
     """Every stage this process knows, by name: built-in first, then plugins, then registered ones."""
-    return {**_builtin(), **_plugins(), **_registered}
-
-
-def get(name: str) -> type[Stage]:
-    stages = registered()
-    if name not in stages:
-        raise StageError(f"unknown stage {name!r} (registered: {', '.join(stages)})")
-    return stages[name]
+    return {**_builtin(), **_plugins()[0], **_registered}
 
 
 def check_declaration(stage: object) -> None:
@@ -119,7 +120,8 @@ def order(names: Sequence[str], extra: Iterable[type[Stage]] = ()) -> list[type[
     stages = []
     for name in names:
         if name not in known:
-            raise StageError(f"unknown stage {name!r} (registered: {', '.join(known)})")
+            broken = _plugins()[1]
+            raise StageError(broken.get(name) or f"unknown stage {name!r} (registered: {', '.join(known)})")
         if known[name] in stages:
             raise StageError(f"stage {name!r} is named twice")
         stages.append(known[name])
