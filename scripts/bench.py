@@ -69,6 +69,7 @@ DATATROVE_PACKAGES = [
     "sudachidict-core",
     "pyvi",
 ]
+BASELINE_SUFFIX = "@baseline"
 STAGES = ("setup", "read", "url_filter", "extraction", "lid", "tokenize", "filters", "minhash",
           "text_fixes", "pii", "arrow")
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -520,16 +521,22 @@ def _step_name(name: str) -> str:
     return f"{kind}: {label}" if kind else name
 
 
-def run_cc_curate(recipe: str, files: list[Path], workers: int, work: Path) -> dict:
+def run_cc_curate(recipe: str, files: list[Path], workers: int, work: Path, code: Path | None = None) -> dict:
+    """One ``cc-curate run``; ``code``: another checkout whose cc_curate (and recipes) to run instead."""
     out = work / "cc-out"
     shutil.rmtree(out, ignore_errors=True)
     cli = REPO / ".venv" / "bin" / "cc-curate"
     inputs = [arg for f in files for arg in ("--input", str(f))]
-    cmd = [str(cli) if cli.exists() else "cc-curate", "run", str(REPO / recipe), *inputs,
-           "--output", str(out), "--workers", str(workers)]
     # the presets' FineWeb URL lists: the shared copy unless $CC_CURATE_URL_LISTS says otherwise
     env = {"CC_CURATE_URL_LISTS": str(SHARED / "fineweb_url_filter"), **os.environ,
            "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+    if code is None and cli.exists():
+        cmd = [str(cli), "run", str(REPO / recipe)]
+    else:  # this interpreter, with the checkout's cc_curate first on the path
+        code = code or REPO
+        cmd = [sys.executable, "-m", "cc_curate.cli", "run", str(code / recipe)]
+        env["PYTHONPATH"] = str(code)
+    cmd += [*inputs, "--output", str(out), "--workers", str(workers)]
     ledger = out / "_ledger"
 
     def committed() -> int:
@@ -620,6 +627,18 @@ def summarise(runs: list[dict], docs: int) -> dict:
                 out["ratios"][f"{system}/{workers}"] = {"end_to_end": _median(vals), "shard_pass": _median(shard_vals),
                                                         "cpu": _median(cpu_vals),
                                                         "per_rep": vals}
+    # this checkout against a baseline checkout (--baseline), shard pass per repetition
+    for system in sorted(s for s in {r["system"] for r in runs} if s.endswith(BASELINE_SUFFIX)):
+        current = system.removesuffix(BASELINE_SUFFIX)
+        for workers in sorted({r["workers"] for r in runs}):
+            vals = []
+            for rep in reps:
+                a = [r for r in runs if r["rep"] == rep and r["system"] == current and r["workers"] == workers]
+                b = [r for r in runs if r["rep"] == rep and r["system"] == system and r["workers"] == workers]
+                if a and b and a[0]["shard_seconds"]:
+                    vals.append(b[0]["shard_seconds"] / a[0]["shard_seconds"])
+            if vals:
+                out.setdefault("baseline", {})[f"{current}/{workers}"] = {"median": _median(vals), "per_rep": vals}
     for system in sorted({r["system"] for r in runs}):
         vals = []
         for rep in reps:
@@ -670,6 +689,19 @@ def markdown(summary: dict, meta: dict) -> str:
         system, workers = key.split("/")
         lines.append(f"| {system} | {workers} | **{r['end_to_end']:.2f}×** | {r['cpu']:.2f}× | {r['shard_pass']:.2f}× | "
                      f"{', '.join(f'{v:.2f}' for v in r['per_rep'])} |")
+    if summary.get("baseline"):
+        lines += [
+            "",
+            f"**Against the baseline checkout** (`--baseline`: {meta.get('baseline', '')}): the baseline's shard "
+            "pass (sum of `time.shard_seconds`) / this checkout's, per repetition, then the median; above 1 = "
+            "this checkout is faster.",
+            "",
+            "| preset | workers | shard pass, baseline / this | per repetition |",
+            "|---|---|---|---|",
+        ]
+        for key, r in summary["baseline"].items():
+            system, workers = key.split("/")
+            lines.append(f"| {system} | {workers} | **{r['median']:.3f}×** | {', '.join(f'{v:.3f}' for v in r['per_rep'])} |")
     lines += [
         "",
         "**Scaling** (wall time with 1 worker / with 2 workers, per repetition, then the median):",
@@ -754,6 +786,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None, help="scratch directory (default: a temp dir, removed)")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="run nothing: re-write --markdown from the raw results of an earlier run")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout (e.g. `git worktree add /tmp/base REV`): its fineweb2/fast presets "
+                             "run too, as systems fineweb2@baseline and fast@baseline, interleaved with this one's")
     parser.add_argument("--datatrove-worker", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -767,6 +802,8 @@ def main(argv: list[str] | None = None) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     workers_list = [int(w) for w in args.workers.split(",")]
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    if args.baseline:
+        systems += [s + BASELINE_SUFFIX for s in systems if s != "datatrove"]
     recipes = {"fineweb2": "recipes/fineweb2.yaml", "fast": "recipes/fast.yaml"}
 
     if args.from_json:
@@ -792,6 +829,9 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr, flush=True)
                 if system == "datatrove":
                     r = run_datatrove(python, work / "input", workers, args.shards, work, args)
+                elif system.endswith(BASELINE_SUFFIX):
+                    r = run_cc_curate(recipes[system.removesuffix(BASELINE_SUFFIX)], files, workers, work,
+                                      code=args.baseline.resolve())
                 else:
                     r = run_cc_curate(recipes[system], files, workers, work)
                 r.update(system=system, workers=workers, rep=rep)
@@ -819,12 +859,19 @@ def write_results(runs: list[dict], docs: int, args, md_path: Path, json_path: P
         "reps": args.reps if final else f"{len(runs)} run(s) so far of {args.reps}",
         "machine": f"{os.cpu_count()} cores, shared with other jobs",
         "date": time.strftime("%Y-%m-%d"),
+        "baseline": _describe_checkout(args.baseline) if args.baseline else "",
     }
     md_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs}, indent=1, default=str))
     text = markdown(summary, meta)
     md_path.write_text(_splice(md_path.read_text() if md_path.exists() else "", text))
     return text
+
+
+def _describe_checkout(path: Path) -> str:
+    """``commit subject`` of a checkout, for the results."""
+    result = subprocess.run(["git", "-C", str(path), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+    return f"`{result.stdout.strip()[:80]}`" if result.returncode == 0 else "another checkout"
 
 
 RESULTS_BEGIN = "<!-- bench.py results: begin -->"

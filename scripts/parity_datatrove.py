@@ -256,8 +256,11 @@ def cc_curate_reasons(docs: list[dict], configs: Path) -> dict[str, dict]:
     import yaml
 
     sys.path.insert(0, str(REPO))
-    from cc_curate.stages.filters import FILTERS, fineweb2_params
+    from cc_curate.stages.base import Document
+    from cc_curate.stages.filters import FILTER_STAGES, fineweb2_params
     from cc_curate.stages.tokenize import get_tokenizer
+
+    stages = {stage.name: stage for stage in FILTER_STAGES}
 
     params: dict[str, dict] = {}
     out = {}
@@ -268,8 +271,10 @@ def cc_curate_reasons(docs: list[dict], configs: Path) -> dict[str, dict]:
             params[lang] = fineweb2_params(yaml.safe_load((configs / f"{lang}.yml").read_text()))
         words = get_tokenizer(lang).words(doc["text"])
         row: dict = {"n_tokens": len(words), "signals": {}}
-        for name in FILTER_ORDER:
-            row[name] = FILTERS[name](doc["text"], words, params[lang][name], row["signals"])
+        for name in FILTER_ORDER:  # each filter on its own, so every one's verdict is compared
+            single = Document(id=doc["id"], url="", date=None, text=doc["text"], lang=lang, words=words,
+                              signals=row["signals"])
+            row[name] = stages[name](params[lang][name]).filter(single, params[lang][name])
         out[doc["id"]] = row
     print(f"cc_curate: {time.time() - start:.1f}s for {len(docs)} docs", file=sys.stderr)
     return out

@@ -83,3 +83,16 @@ def test_a_broken_plugin_fails_only_recipes_that_name_it(broken_plugin: None) ->
     with pytest.raises(RecipeError, match=r"stages: stage plugin 'broken' \(no_such_module:Broken\) failed to load: "
                                           r"ModuleNotFoundError"):
         recipe_from_dict({"stages": ["extraction", "lid", "tokenize", "broken"]})
+
+
+def test_resources_of_the_recipe_stages() -> None:
+    from cc_curate.stages.base import Resources, Stage
+
+    class Gpu(Stage):
+        name = "gpu_scorer"
+        phase = "annotate"
+        resources = Resources(num_cpus=2, memory_mb=4096, num_gpus=1)
+
+    needs = registry.resources_of([*registry.BUILTIN, Gpu])
+    assert (needs.num_cpus, needs.memory_mb, needs.num_gpus) == (2, 4096, 1)
+    assert registry.resources_of(registry.BUILTIN) == Resources()

@@ -40,6 +40,7 @@ from cc_curate.report.run_data import (
     signal_sample,
     thresholds_for,
 )
+from cc_curate.stages.lid import Lid
 
 REPORT_DIR = "report"
 TOP_LANGUAGES = 20  # languages in the bar charts and the heat map
@@ -240,7 +241,7 @@ def _lid_section(page: _Page, storage: Storage, stats: Mapping[str, Any], recipe
     if not scores:
         page.add("lid", "Language ID scores", "<p>No language scores in the published files.</p>")
         return
-    thresholds = {lang: float(recipe.for_language(lang)["lid"]["threshold"]) for lang in scores} if recipe else {}
+    thresholds = {lang: float(recipe.params(Lid, lang).threshold) for lang in scores} if recipe else {}
     page.add(
         "lid", "Language ID scores",
         f"<p>Kept and removed documents (up to {SAMPLE_ROWS:,} per language).</p>",

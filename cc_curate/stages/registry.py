@@ -20,7 +20,7 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from cc_curate.errors import UserError
-from cc_curate.stages.base import PHASES, Signal, Stage
+from cc_curate.stages.base import PHASES, Resources, Signal, Stage
 from cc_curate.stages.extract import Extraction
 from cc_curate.stages.filters.c4_quality import C4Badwords, C4Quality
 from cc_curate.stages.filters.fineweb_quality import FinewebQuality
@@ -170,3 +170,12 @@ def pre_dedup_reasons(stages: Iterable[type[Stage]] | None = None) -> frozenset[
     """The filter_reason values applied before MinHash dedup (FineWeb2: URL filter, LID threshold)."""
     return frozenset(reason for stage in (registered().values() if stages is None else stages)
                      if stage.decides_before_dedup for reason in stage.reasons)
+
+
+def resources_of(stages: Iterable[type[Stage]]) -> Resources:
+    """What one shard task running ``stages`` needs: the most CPUs and GPUs any stage asks for, and
+    the memory of all (every stage's models live in the same worker process)."""
+    stages = list(stages)
+    return Resources(num_cpus=max((s.resources.num_cpus for s in stages), default=1.0),
+                     memory_mb=sum(s.resources.memory_mb for s in stages),
+                     num_gpus=max((s.resources.num_gpus for s in stages), default=0.0))
