@@ -376,13 +376,14 @@ def reap_descendants(timeout: float = 60.0) -> None:
     print("[bench] warning: processes of the last run are still alive", file=sys.stderr)
 
 
-def run_monitored(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None, probe=None) -> dict:
+def run_monitored(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None, probe=None,
+                  cwd: Path = REPO) -> dict:
     """Run ``cmd``; return wall seconds, tree CPU seconds, peaks, and the root process's CPU."""
     reap_descendants()
     cpu_before = _children_cpu()
     started = time.perf_counter()
     with open(log or os.devnull, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         with TreeMonitor(proc.pid, probe=probe) as mon:
             code = proc.wait()
     wall = time.perf_counter() - started
@@ -545,7 +546,8 @@ def run_cc_curate(recipe: str, files: list[Path], workers: int, work: Path, code
         except OSError:
             return 0
 
-    result = run_monitored(cmd, env=env, log=work / "cc.log", probe=committed)
+    # run from the checkout, so that the driver and the Ray workers import its cc_curate
+    result = run_monitored(cmd, env=env, log=work / "cc.log", probe=committed, cwd=code or REPO)
     result["driver_shard_pass_cpu_pct"] = _driver_share(result.pop("series"), len(files))
     counters: dict[str, float] = {}
     peaks = []
