@@ -633,14 +633,16 @@ def summarise(runs: list[dict], docs: int) -> dict:
     for system in sorted(s for s in {r["system"] for r in runs} if s.endswith(BASELINE_SUFFIX)):
         current = system.removesuffix(BASELINE_SUFFIX)
         for workers in sorted({r["workers"] for r in runs}):
-            vals = []
+            vals, cpu_vals = [], []
             for rep in reps:
                 a = [r for r in runs if r["rep"] == rep and r["system"] == current and r["workers"] == workers]
                 b = [r for r in runs if r["rep"] == rep and r["system"] == system and r["workers"] == workers]
                 if a and b and a[0]["shard_seconds"]:
                     vals.append(b[0]["shard_seconds"] / a[0]["shard_seconds"])
+                    cpu_vals.append(b[0]["shard_cpu_seconds"] / a[0]["shard_cpu_seconds"])
             if vals:
-                out.setdefault("baseline", {})[f"{current}/{workers}"] = {"median": _median(vals), "per_rep": vals}
+                out.setdefault("baseline", {})[f"{current}/{workers}"] = {
+                    "median": _median(vals), "per_rep": vals, "cpu_median": _median(cpu_vals), "cpu_per_rep": cpu_vals}
     for system in sorted({r["system"] for r in runs}):
         vals = []
         for rep in reps:
@@ -695,15 +697,17 @@ def markdown(summary: dict, meta: dict) -> str:
         lines += [
             "",
             f"**Against the baseline checkout** (`--baseline`: {meta.get('baseline', '')}): the baseline's shard "
-            "pass (sum of `time.shard_seconds`) / this checkout's, per repetition, then the median; above 1 = "
-            "this checkout is faster.",
+            "pass / this checkout's, per repetition, then the median; above 1 = this checkout is faster. Wall: "
+            "sum of `time.shard_seconds`; CPU: sum of `time.shard_cpu_seconds` (the CPU time of the shard "
+            "tasks, robust to a busy machine).",
             "",
-            "| preset | workers | shard pass, baseline / this | per repetition |",
-            "|---|---|---|---|",
+            "| preset | workers | shard pass wall, baseline / this | per repetition | shard pass CPU, baseline / this | per repetition |",
+            "|---|---|---|---|---|---|",
         ]
         for key, r in summary["baseline"].items():
             system, workers = key.split("/")
-            lines.append(f"| {system} | {workers} | **{r['median']:.3f}×** | {', '.join(f'{v:.3f}' for v in r['per_rep'])} |")
+            lines.append(f"| {system} | {workers} | **{r['median']:.3f}×** | {', '.join(f'{v:.3f}' for v in r['per_rep'])} | "
+                         f"**{r['cpu_median']:.3f}×** | {', '.join(f'{v:.3f}' for v in r['cpu_per_rep'])} |")
     lines += [
         "",
         "**Scaling** (wall time with 1 worker / with 2 workers, per repetition, then the median):",
