@@ -19,13 +19,17 @@ from functools import cache
 
 import pytest
 
+from dataclasses import replace
+
 from cc_curate.recipe import load_recipe
-from cc_curate.stages.filters import FILTERS
+from cc_curate.stages.base import Document
+from cc_curate.stages.filters import FinewebQuality, GopherQuality, GopherRepetition
 
 from .conftest import REPO_ROOT
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "datatrove_filters.jsonl.gz"
 FILTER_ORDER = ("gopher_repetition", "fineweb_quality", "gopher_quality")
+STAGES = {stage.name: stage for stage in (GopherRepetition, FinewebQuality, GopherQuality)}
 NEVER = 1e9  # a threshold no signal reaches: every rule measures, none removes
 
 
@@ -40,13 +44,24 @@ def _preset():
     return load_recipe(REPO_ROOT / "recipes" / "fineweb2.yaml")
 
 
-def _measuring(filters: dict) -> dict:
+def _params(lang: str) -> dict:
+    """The fineweb2 preset's typed params of FineWeb2's three filters for ``lang``."""
+    return {name: _preset().params(stage, lang) for name, stage in STAGES.items()}
+
+
+def _filter(name: str, row: dict, params, signals: dict):
+    """One filter on the fixture's text with datatrove's tokens as the words."""
+    doc = Document(id=row["id"], url="", date=None, text=row["text"], lang=row["lang"], words=row["tokens"],
+                   signals=signals)
+    return STAGES[name](params).filter(doc, params)
+
+
+def _measuring(params: dict) -> dict:
     """The filters' params with every threshold out of reach, so every signal is measured."""
-    rep = {**filters["gopher_repetition"], "dup_para_frac": NEVER, "dup_para_char_frac": NEVER,
-           "dup_line_frac": NEVER, "dup_line_char_frac": NEVER,
-           "top_n_grams": [[n, NEVER] for n in (2, 3, 4)], "dup_n_grams": [[n, NEVER] for n in range(5, 11)]}
-    return {"gopher_repetition": rep, "fineweb_quality": filters["fineweb_quality"],
-            "gopher_quality": filters["gopher_quality"]}
+    rep = replace(params["gopher_repetition"], dup_para_frac=NEVER, dup_para_char_frac=NEVER, dup_line_frac=NEVER,
+                  dup_line_char_frac=NEVER, top_n_grams=[[n, NEVER] for n in (2, 3, 4)],
+                  dup_n_grams=[[n, NEVER] for n in range(5, 11)])
+    return {**params, "gopher_repetition": rep}
 
 
 def test_fixture_is_varied_enough_to_catch_drift() -> None:
@@ -62,9 +77,9 @@ def test_decisions_match_datatrove() -> None:
     """Each filter, run on every document with the fineweb2 preset's settings, gives datatrove's reason."""
     differ = []
     for row in _rows():
-        filters = _preset().for_language(row["lang"])["filters"]
+        params = _params(row["lang"])
         for name in FILTER_ORDER:
-            ours = FILTERS[name](row["text"], row["tokens"], filters[name], {})
+            ours = _filter(name, row, params[name], {})
             if ours != row["decisions"][name]:
                 differ.append(f"{row['id']} ({row['lang']}) {name}: datatrove {row['decisions'][name]}, cc_curate {ours}")
     assert not differ, f"{len(differ)} decisions differ from datatrove's, e.g.\n" + "\n".join(differ[:10])
@@ -74,10 +89,10 @@ def test_signals_match_datatrove() -> None:
     """Every rule measures what datatrove's rule measures (to 1e-9)."""
     differ = []
     for row in _rows():
-        filters = _measuring(_preset().for_language(row["lang"])["filters"])
+        params = _measuring(_params(row["lang"]))
         signals: dict[str, float] = {}
         for name in FILTER_ORDER:
-            FILTERS[name](row["text"], row["tokens"], filters[name], signals)
+            _filter(name, row, params[name], signals)
         signals["gopher_symbol_ratio_max"] = max(signals["gopher_hash_ratio"], signals["gopher_ellipsis_ratio"])
         for signal, expected in row["signals"].items():
             got = signals.get(signal)

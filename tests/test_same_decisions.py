@@ -1,8 +1,9 @@
 """The stages keep their decisions: digests of what the presets publish on real pages.
 
 The digests (scripts/decisions_digest.py: every column of every kept and ``_removed`` row, paths
-reduced to file names) were computed on the code before the stage protocol (commit c1b975a) and
-are stored here; a change to any stage that alters a kept document, its text or a column, or a
+reduced to file names) were computed on the code before the stage protocol (main at d7dcd3f, with
+FineWeb2's packaged per-language configs in both presets; first computed on c1b975a) and are
+stored here; a change to any stage that alters a kept document, its text or a column, or a
 removed row, makes this fail. Rows removed for a failed or empty extraction are counted apart:
 before the stage protocol they vanished from the staged rows; now each is a ``_removed`` row.
 The realpages run with the fineweb2 preset is checked by tests/test_acceptance.py, which already
@@ -28,24 +29,24 @@ REALPAGES = Path("realpages_multilingual_warc") / "realpages-multilingual.warc.g
 # (input, preset) -> digest of the published rows, and how many records failed extraction.
 DIGESTS: dict[tuple[str, str], dict[str, object]] = {
     ("demo", "fineweb2"): {
-        "kept": "d55cc2e5dfa4a6bbc650f2a45003b28d2bd25dbb8ff96e8f1e2ee7eaa165a34e",
-        "removed": "6e1597e6d7172b305dd9ee302e0f70e9bcd42e0451ffe0f8dc376545e6b90d3a",
-        "kept_rows": 36, "removed_rows": 4, "extraction_failed": 0,
+        "kept": "e4672936c2c348aa33bd2da55ed342a5730bbdbbd1f6220d85d38042075f1e37",
+        "removed": "dc05435c03c549d5094e93d39e857504d073f1bd38a956d6afe19249466bcf16",
+        "kept_rows": 35, "removed_rows": 5, "extraction_failed": 0,
     },
     ("demo", "fast"): {
-        "kept": "86b9a77a43241c3b1e44a6b62dea34cf8ff9da16eb355317ee0f6097972bef4e",
-        "removed": "19dea4d795815f62d3452c0192f1a629dc455cd380af1cdd6f5dc2ed574ff09a",
-        "kept_rows": 33, "removed_rows": 7, "extraction_failed": 0,
+        "kept": "0f823091fbb1b1adb0835746978538f49ee7382fe97431f6d85ad3699dd59fb8",
+        "removed": "3c773d80fc836699a665fffbf7a4eccc1cc85099ae69d528d8fb7c22bed1d09a",
+        "kept_rows": 32, "removed_rows": 8, "extraction_failed": 0,
     },
     ("realpages", "fast"): {
-        "kept": "a8615e238c401fd756c384eeb0e5559c880df48d2d8953ce5a81998fa2cb9d3e",
-        "removed": "0a56838c9ba9fc6fd754685865896c0e9820c30f157e491d2dbb636b147f6d60",
-        "kept_rows": 1464, "removed_rows": 718, "extraction_failed": 32,
+        "kept": "8ffd8102235819bcee6e348aed3382dd0b1d05821ad4d1a2519fc6fa81b6874b",
+        "removed": "a1498b4d8eab61088af0bbaab05321b0f9cc430aa55807547deb0cd2d2af1601",
+        "kept_rows": 1416, "removed_rows": 766, "extraction_failed": 32,
     },
     ("realpages", "fineweb2"): {
-        "kept": "f2e10b034925a54ce62edcc8edd1ebdc1b1177391a2369e36a68dceab1019a4c",
-        "removed": "ff3829cb9b773fa285184ee4932bb78f8cac3a12981b3644e8cfabfefe24e549",
-        "kept_rows": 1533, "removed_rows": 660, "extraction_failed": 21,
+        "kept": "df3abc4ef6e0a5474d0084663fd2f4707b3b70b322924feea35ab292d89aeda6",
+        "removed": "35b904b2e90d2134734642004200b4239271a8431b852daf066043a0e35f791b",
+        "kept_rows": 1482, "removed_rows": 711, "extraction_failed": 21,
     },
 }
 
