@@ -1,8 +1,8 @@
 """The stages keep their decisions: digests of what the presets publish on real pages.
 
 The digests (scripts/decisions_digest.py: every column of every kept and ``_removed`` row, paths
-reduced to file names) were computed on the code before the stage protocol (main at d7dcd3f, with
-FineWeb2's packaged per-language configs in both presets; first computed on c1b975a) and are
+reduced to file names) were computed on the code before the stage protocol (main at 2279e34: FineWeb2's
+packaged per-language configs and FineWeb's URL lists in both presets; first computed on c1b975a) and are
 stored here; a change to any stage that alters a kept document, its text or a column, or a
 removed row, makes this fail. Rows removed for a failed or empty extraction are counted apart:
 before the stage protocol they vanished from the staged rows; now each is a ``_removed`` row.
@@ -39,14 +39,14 @@ DIGESTS: dict[tuple[str, str], dict[str, object]] = {
         "kept_rows": 32, "removed_rows": 8, "extraction_failed": 0,
     },
     ("realpages", "fast"): {
-        "kept": "8ffd8102235819bcee6e348aed3382dd0b1d05821ad4d1a2519fc6fa81b6874b",
-        "removed": "a1498b4d8eab61088af0bbaab05321b0f9cc430aa55807547deb0cd2d2af1601",
-        "kept_rows": 1416, "removed_rows": 766, "extraction_failed": 32,
+        "kept": "804d7d93db33a2c0d584d12b71050a044d909c912ef4fe90e209df3473641c0c",
+        "removed": "9e77ac85431cb0e2b69f55dbad1d0c6f946e574c087c3dff8c4aed5b0d638af5",
+        "kept_rows": 1412, "removed_rows": 770, "extraction_failed": 32,
     },
     ("realpages", "fineweb2"): {
-        "kept": "df3abc4ef6e0a5474d0084663fd2f4707b3b70b322924feea35ab292d89aeda6",
-        "removed": "35b904b2e90d2134734642004200b4239271a8431b852daf066043a0e35f791b",
-        "kept_rows": 1482, "removed_rows": 711, "extraction_failed": 21,
+        "kept": "7e6a43ab8ca9784853ea5237d4f38ba6ce47721093faf905856433ca5a5b2ec0",
+        "removed": "2b9ed565091939002a43082c376fb9a822a1863b635f2f844c7e85c4d743d039",
+        "kept_rows": 1478, "removed_rows": 715, "extraction_failed": 21,
     },
 }
 
