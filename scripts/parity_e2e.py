@@ -12,7 +12,8 @@
    (``language_score > threshold``, as datatrove's LanguageFilter, on the run's lid.176 score),
    then GopherRepetitionFilter, FineWebQualityFilter and GopherQualityFilter in FineWeb2's order.
    A document dedup removed is compared on the LID threshold only (dedup is not a filter: MinHash
-   parity is measured elsewhere). The URL filter has its own hook (:func:`url_filter_decision`).
+   parity is measured elsewhere). The URL filter is judged on every document's URL
+   (:func:`url_filter_rows`): datatrove's URLFilter on FineWeb's lists against the rule the run applied.
 5. Writes the results, per rule and per language, into docs/parity.md (between the ``e2e``
    markers) with every difference classed: ``tokenizer`` when datatrove's word tokens differ from
    cc_curate's for that document, ``rule`` otherwise (a real semantic difference).
@@ -70,10 +71,13 @@ def published(out: Path) -> dict[str, dict]:
         folder = path.parent.parent.name
         removed = folder.endswith("_removed")
         lang = folder.removesuffix("_removed")
-        columns = ["id", "url", "language_score", "text"] + (["filter_reason"] if removed else [])
+        columns = ["id", "url", "language_score", "text"] + (["filter_reason", "filter_signals"] if removed else [])
         for row in pq.read_table(path, columns=columns).to_pylist():
+            url_rules = [k.removeprefix("url_filter.") for k, _ in row.get("filter_signals") or ()
+                         if k.startswith("url_filter.")]
             docs[row["id"]] = {"lang": lang, "url": row["url"], "score": row["language_score"],
-                               "reason": row.get("filter_reason"), "published_text": row["text"]}
+                               "reason": row.get("filter_reason"), "published_text": row["text"],
+                               "url_rule": url_rules[0] if row.get("filter_reason") == "url_filter" else None}
     return docs
 
 
@@ -100,13 +104,34 @@ def texts_seen(work: Path, data: Path) -> dict[str, str]:
     return {row["id"]: row["text"] for row in map(json.loads, cache.open(encoding="utf-8"))}
 
 
-def url_filter_decision(url: str) -> str | None:
-    """Hook for the URL filter's parity (FineWeb's datatrove URLFilter): None = not compared here.
+def url_filter_rows(venv: Path, docs: dict[str, dict]) -> list[dict]:
+    """datatrove's URLFilter on every document's URL, against the rule the run removed it by (or None).
 
-    The URL filter and its parity harness are a separate piece of work; when its reference
-    decisions are available, return datatrove's reason for ``url`` here and the report counts it.
+    Every document takes part, published or removed: the URL filter is the first rule and sees
+    only the URL. datatrove runs in its own environment (scripts/parity_url_filter.py's worker).
     """
-    return None
+    sys.path.insert(0, str(REPO / "scripts"))
+    from parity_url_filter import datatrove_rules
+
+    ids = sorted(docs)
+    theirs = datatrove_rules(venv / "bin" / "python", [docs[i]["url"] for i in ids])
+    return [{"id": i, "url": docs[i]["url"], "ours": docs[i]["url_rule"], "theirs": rule}
+            for i, rule in zip(ids, theirs)]
+
+
+def url_filter_report(rows: list[dict]) -> str:
+    """The URL filter's lines of the end-to-end block: agreement and removals per rule."""
+    same = sum(r["ours"] == r["theirs"] for r in rows)
+    lines = ["### URL filter (FineWeb's lists, every document's URL)", "",
+             f"{same} of {len(rows)} documents ({100.0 * same / len(rows):.2f}%) get the same URL-filter outcome and "
+             "rule name on both sides.", "",
+             "| rule | removed (datatrove) | removed (cc_curate) |", "|---|---|---|"]
+    for rule in sorted({r["theirs"] for r in rows} | {r["ours"] for r in rows} - {None}, key=str):
+        if rule is not None:
+            lines.append(f"| {rule} | {sum(r['theirs'] == rule for r in rows)} | {sum(r['ours'] == rule for r in rows)} |")
+    lines += [f"- differs: `{r['url']}` datatrove `{r['theirs']}`, cc_curate `{r['ours']}`"
+              for r in rows if r["ours"] != r["theirs"]][:20]
+    return "\n".join(lines) + "\n"
 
 
 def datatrove_decisions(work: Path, venv: Path, configs: Path, docs: list[dict]) -> dict[str, dict]:
@@ -173,8 +198,8 @@ def report(rows: list[dict], meta: dict) -> str:
         "gave it: LID threshold (`language_score > threshold`, datatrove's LanguageFilter, on the run's lid.176 score),",
         "then GopherRepetitionFilter, FineWebQualityFilter and GopherQualityFilter in FineWeb2's order, on the text the",
         "filters saw (the run's extraction, before text fixes and PII masking). Documents dedup removed are compared on",
-        "the LID threshold only. English (FineWeb, no FineWeb2 config) and rows the URL filter removed (no language) are",
-        "outside this comparison.",
+        "the LID threshold only. English (FineWeb, no FineWeb2 config) is outside the filter comparison; the URL filter is",
+        "compared on every document's URL (its own table below).",
         "",
         f"- {meta['summary']}",
         f"- datatrove {meta['datatrove']}; run {meta['date']}",
@@ -197,7 +222,7 @@ def report(rows: list[dict], meta: dict) -> str:
         ours = sum(rule_of(r["ours"]) == rule for r in rows)
         differ = sum((rule_of(r["theirs"]) == rule) != (rule_of(r["ours"]) == rule) for r in rows)
         lines.append(f"| {rule} | {theirs} | {ours} | {differ} |")
-    lines += ["", "### Per language (at least 5 documents)", "",
+    lines += ["", meta["url_section"], "### Per language (at least 5 documents)", "",
               "| language | docs | kept (datatrove) | agree % |", "|---|---|---|---|"]
     by_lang = collections.defaultdict(list)
     for r in rows:
@@ -256,8 +281,7 @@ def main() -> None:
     docs = published(out)
     texts = texts_seen(args.work, args.shared_data)
     configs = packaged_configs()
-    url_removed = [d for d in docs.values() if d["reason"] == "url_filter"]
-    url_compared = sum(url_filter_decision(d["url"]) is not None for d in url_removed)
+    url_rows = url_filter_rows(args.venv, docs)
     compared = {i: d for i, d in docs.items() if d["lang"] in configs and i in texts}
     # the recovered text is the text the run's filters saw: the removed rows hold it, PII masked
     from cc_curate.stages.pii import mask_pii
@@ -275,7 +299,7 @@ def main() -> None:
     summary = (f"{len(docs)} documents published or removed; compared: {len(rows)} in {len({r['lang'] for r in rows})} "
                f"languages; not compared: {errors} whose datatrove tokenizer downloads a model (Stanza, botok), "
                f"{sum(no_config.values())} without a FineWeb2 config ({', '.join(f'{k} {v}' for k, v in no_config.most_common(4))}), "
-               f"{len(url_removed)} removed by the URL filter ({url_compared} compared through the URL hook). "
+               f"{sum(d['reason'] == 'url_filter' for d in docs.values())} removed by the URL filter (compared below). "
                f"Recovered text = the run's (checked on {len(checkable)} removed documents: {len(mismatched)} differ)")
     notes = ("Classes: `tokenizer` = datatrove's word tokens for the document differ from cc_curate's (spaCy's "
              "per-language exceptions, segmenter versions; see the per-function section above), so a signal near its "
@@ -288,11 +312,10 @@ def main() -> None:
              "occurred). Extraction version: both sides judge the same extracted text here, so differences between "
              "trafilatura versions do not show; against FineWeb2's published documents they would. Not in this "
              "comparison: the precision filter (FineWeb2's own script, not a datatrove filter; this run has no "
-             "wordlists, so the run summary lists the precision-filtered languages it met) and the URL filter "
-             "(its parity is measured with the URL filter itself; `url_filter_decision` is the hook for it here). "
+             "wordlists, so the run summary lists the precision-filtered languages it met). "
              "Labels such as `cmn_Cher` come from lid.176's `zh` plus the text's dominant script and have no "
              "FineWeb2 config.")
-    block = report(rows, {"summary": summary, "datatrove": version, "date": time.strftime("%Y-%m-%d"), "notes": notes})
+    block = report(rows, {"url_section": url_filter_report(url_rows), "summary": summary, "datatrove": version, "date": time.strftime("%Y-%m-%d"), "notes": notes})
     write_block(args.doc, block)
     print(block)
     if args.differences:
