@@ -161,3 +161,18 @@ def test_model_resolution(tmp_path: Path) -> None:
     assert lid.predict(["Guten Tag, wie geht es Ihnen heute?"])[0].lang == "deu_Latn"
     with pytest.raises(FileNotFoundError):
         resolve_model(str(tmp_path / "missing.bin"))
+
+
+def test_a_score_equal_to_the_threshold_is_removed() -> None:
+    """FineWeb2 (datatrove's LanguageFilter) keeps a document only when its score is strictly
+    above the threshold. Fails if the rule is `score < threshold` (a tie would be kept)."""
+    import cc_curate
+
+    text = ("Der Ausschuss traf sich am Dienstag, um den Haushalt der Stadt und die Pläne für die neue "
+            "Bibliothek zu besprechen, die seit zwei Jahren verzögert werden.")
+    recipe = {"extraction": {"backend": "resiliparse"}, "url_filter": {"enabled": False}}
+    score = cc_curate.process([text], recipe).column("language_score")[0].as_py()
+    at = cc_curate.process([text], {**recipe, "lid": {"threshold": score}})
+    below = cc_curate.process([text], {**recipe, "lid": {"threshold": max(score - 1e-6, 0.0)}})
+    assert at.column("filter_reason")[0].as_py() == "language_score"
+    assert below.column("filter_reason")[0].as_py() != "language_score"

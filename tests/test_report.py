@@ -118,7 +118,7 @@ def _shard_rows(rng: np.random.Generator, recipe, shard: int) -> tuple[pa.Table,
         text = " ".join(rng.choice(vocab, size=words))
         score = float(np.clip(rng.beta(9, 1.6), 0, 1))
         signals = _signals(rng, words)
-        reason = "language_score" if score < params["lid"]["threshold"] else _first_failing_rule(signals, params)
+        reason = "language_score" if score <= params["lid"]["threshold"] else _first_failing_rule(signals, params)
         add("extraction.extracted")
         add(f"tokenizer.{tokenizer}")
         iso, script = lang.split("_")

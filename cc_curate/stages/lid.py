@@ -162,16 +162,16 @@ class LanguageIdentifier:
 @dataclass(frozen=True)
 class LidParams:
     model: str = setting("lid.176", "lid.176, or a path/URL of a fastText LID model")
-    threshold: float = setting(0.3, "Minimum language_score (FineWeb2's floor, most of its configs' value)",
-                               low=0.0, high=1.0)
+    threshold: float = setting(0.3, "Keep a language_score strictly above this (datatrove's rule; FineWeb2's floor, "
+                               "most of its configs' value)", low=0.0, high=1.0)
     top_k: int = setting(5, "Labels kept in top_langs", low=1, high=50)
     min_top_score: float = setting(0.01, "Smallest score listed in top_langs", low=0.0, high=1.0)
     max_chars: int = setting(0, "Score the first N characters (0 = all)", low=0)
 
 
 class Lid(Stage):
-    """Sets each document's language (a batch at once) and removes it below the language's
-    threshold (``language_score``) or outside the run's ``languages`` (``language_not_selected``).
+    """Sets each document's language (a batch at once) and removes it at or below the language's
+    threshold (``language_score``, as datatrove's LanguageFilter) or outside the run's ``languages`` (``language_not_selected``).
 
     The model and its options are run-wide; ``threshold`` may differ per language.
     """
@@ -201,5 +201,5 @@ class Lid(Stage):
                 context.counters.add("lid.unsafe_label")
             if self.wanted and doc.lang not in self.wanted:
                 doc.remove("language_not_selected")
-            elif doc.language_score < self.params_for(doc.lang).threshold:
+            elif doc.language_score <= self.params_for(doc.lang).threshold:  # FineWeb2 keeps score > threshold
                 doc.remove("language_score")
