@@ -381,6 +381,55 @@ def mix(releases: tuple[str, ...], output: str | None, budget_file: str | None, 
     for warning in budget_warnings(summary):
         click.echo(f"cc-curate: {warning}", err=True)
 
+@main.group()
+def quality() -> None:
+    """Train model-based quality classifiers (docs/quality.md)."""
+
+
+@quality.command("train")
+@click.option("--positive", "positives", multiple=True, help="Good examples (label 1): Parquet/JSONL/.txt, glob, or a run's output.")
+@click.option("--negative", "negatives", multiple=True, help="Bad examples (label 0), same forms.")
+@click.option("--labelled", "labelled", multiple=True, help="Examples with a label column (graded, e.g. 0-5).")
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--language", "-l", "languages", multiple=True,
+              help="Train only these languages (repeatable); one given is also the language of sources without one.")
+@click.option("--multilingual", is_flag=True, help="One model for every language instead of one per language.")
+@click.option("--max-per-source", type=click.IntRange(min=1), help="Sample at most N examples of each source (seeded).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for {lang}.bin and cards.")
+@click.option("--holdout", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--positive-threshold", type=float, help="Graded: labels >= this are positive (default: the middle label).")
+@click.option("--dim", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--epoch", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", default=0.1, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--word-ngrams", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--min-count", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--bucket", default=200_000, show_default=True, type=click.IntRange(min=0), help="Hashed n-gram rows.")
+@_user_errors
+def quality_train(positives: tuple[str, ...], negatives: tuple[str, ...], labelled: tuple[str, ...], label_column: str,
+                  text_column: str, languages: tuple[str, ...], multilingual: bool, max_per_source: int | None,
+                  out_dir: str, holdout: float, seed: int, positive_threshold: float | None, dim: int, epoch: int,
+                  lr: float, word_ngrams: int, min_count: int, bucket: int) -> None:
+    """Train fastText quality classifiers and write each model with its card (JSON + Markdown)."""
+    from cc_curate.quality.examples import Source
+    from cc_curate.quality.report import metrics_table
+    from cc_curate.quality.train import HyperParameters, TrainOptions, train
+
+    if not (positives and negatives) and not labelled:
+        raise click.UsageError("give --positive and --negative files, or --labelled files")
+    language = languages[0] if len(languages) == 1 else None
+    common = dict(text_column=text_column, label_column=label_column, language=language, limit=max_per_source)
+    sources = ([Source(p, label=1.0, **common) for p in positives] + [Source(p, label=0.0, **common) for p in negatives]
+               + [Source(p, **common) for p in labelled])
+    models = train(TrainOptions(sources=sources, out=Path(out_dir), languages=languages, multilingual=multilingual,
+                                holdout=holdout, seed=seed, positive_threshold=positive_threshold,
+                                hyper=HyperParameters(dim=dim, epoch=epoch, lr=lr, word_ngrams=word_ngrams,
+                                                      min_count=min_count, bucket=bucket)))
+    Console().print(metrics_table(models))
+    for model in models:
+        click.echo(f"{model.name}: {model.path} (+ {model.name}.card.json, {model.name}.card.md)")
+
 
 @main.command("rehydration-weights")
 @click.option("--distributions", required=True, help="A FineWeb2 distributions folder or {lang}.json file.")
