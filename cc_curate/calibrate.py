@@ -198,6 +198,8 @@ def write_layer(out_dir: Path, lang: str, layer: Mapping[str, Any], *, method: s
         f"# sample: {sample.documents} documents from {', '.join(sample.sources)}",
         "# lid.threshold: clip(median - std of the language's LID scores, 0.3, 0.9) as FineWeb2",
     ]
+    if "quality" in layer:
+        header.append("# quality: min_score / min_bucket keep the --quality-keep share of the sample (docs/quality.md)")
     path = out_dir / f"{lang}.yaml"
     path.write_text("\n".join(header) + "\n" + yaml.safe_dump(json.loads(json.dumps(layer)), sort_keys=True,
                                                               allow_unicode=True), encoding="utf-8")

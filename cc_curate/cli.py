@@ -315,14 +315,23 @@ def estimate(output_dir: str, snapshot: str | None, records: int | None, workers
               help="tail: the share of the worst documents each rule removes.")
 @click.option("--english", "english_inputs", multiple=True,
               help="english-rate: run outputs with English rows (default: the --input run outputs).")
+@click.option("--quality-model", "quality_models", multiple=True, metavar="NAME=PATH",
+              help="A quality model to calibrate (repeatable; PATH may hold {lang}).")
+@click.option("--quality-keep", type=click.FloatRange(0, 1, min_open=True), help="Target share kept by the quality rules.")
+@click.option("--quality-rule", type=click.Choice(["rank_mean", "rank_max", "score_mean"]), default="rank_mean",
+              show_default=True, help="How several models' buckets combine.")
 @_user_errors
 def calibrate(inputs: tuple[str, ...], languages: tuple[str, ...], out_dir: str, recipe_path: str, method: str,
-              tail_share: float, english_inputs: tuple[str, ...]) -> None:
+              tail_share: float, english_inputs: tuple[str, ...], quality_models: tuple[str, ...],
+              quality_keep: float | None, quality_rule: str) -> None:
     """Propose per-language thresholds from data and write recipe language files."""
     from cc_curate.calibrate import ENGLISH, collect, propose, removal_rates, write_layer
 
+    if bool(quality_models) != (quality_keep is not None):
+        raise click.UsageError("--quality-keep and --quality-model go together")
     recipe = load_recipe(recipe_path)
     samples = collect(list(inputs), list(languages), recipe)
+    quality = _quality_proposals(inputs, languages, quality_models, quality_keep, quality_rule) if quality_keep else {}
     english_rates = None
     if method == "english-rate":
         english = collect(list(english_inputs or inputs), [ENGLISH], recipe)[ENGLISH]
@@ -333,6 +342,8 @@ def calibrate(inputs: tuple[str, ...], languages: tuple[str, ...], out_dir: str,
             continue
         layer = propose(sample, recipe.for_language(lang)["filters"], method, tail=tail_share,
                         english_rates=english_rates)
+        if quality.get(lang):
+            layer["quality"] = quality[lang]
         path = write_layer(Path(out_dir), lang, layer, method=method, tail=tail_share, sample=sample)
         click.echo(f"{lang}: {sample.documents} documents -> {path}")
 
@@ -429,6 +440,23 @@ def quality_train(positives: tuple[str, ...], negatives: tuple[str, ...], labell
     Console().print(metrics_table(models))
     for model in models:
         click.echo(f"{model.name}: {model.path} (+ {model.name}.card.json, {model.name}.card.md)")
+
+
+def _quality_proposals(inputs: tuple[str, ...], languages: tuple[str, ...], models: tuple[str, ...], keep: float,
+                       rule: str) -> dict[str, dict[str, Any]]:
+    from cc_curate.quality.calibrate import collect_scores, propose
+    from cc_curate.quality.scoring import ModelSpec, QualityScorer
+
+    specs = []
+    for item in models:
+        name, sep, path = item.partition("=")
+        if not sep or not path:
+            raise click.UsageError(f"--quality-model {item!r}: expected NAME=PATH")
+        specs.append(ModelSpec(name, path, languages=tuple(languages) if "{lang}" in path else ()))
+    scorer = QualityScorer(specs)
+    scores = collect_scores(list(inputs), list(languages), scorer)
+    return {lang: propose(scores[lang], [s.name for s in specs], keep, ranges=dict(scorer.value_ranges(lang)),
+                          rule=rule) for lang in languages}
 
 
 @main.command("rehydration-weights")
