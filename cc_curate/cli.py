@@ -417,11 +417,13 @@ def quality() -> None:
 @click.option("--word-ngrams", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--min-count", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--bucket", default=200_000, show_default=True, type=click.IntRange(min=0), help="Hashed n-gram rows.")
+@click.option("--max-words", default=512, show_default=True, type=click.IntRange(min=0),
+              help="Words of each example the model reads (0: all); score with the same.")
 @_user_errors
 def quality_train(positives: tuple[str, ...], negatives: tuple[str, ...], labelled: tuple[str, ...], label_column: str,
                   text_column: str, languages: tuple[str, ...], multilingual: bool, max_per_source: int | None,
                   out_dir: str, holdout: float, seed: int, positive_threshold: float | None, dim: int, epoch: int,
-                  lr: float, word_ngrams: int, min_count: int, bucket: int) -> None:
+                  lr: float, word_ngrams: int, min_count: int, bucket: int, max_words: int) -> None:
     """Train fastText quality classifiers and write each model with its card (JSON + Markdown)."""
     from cc_curate.quality.examples import Source
     from cc_curate.quality.report import metrics_table
@@ -435,6 +437,7 @@ def quality_train(positives: tuple[str, ...], negatives: tuple[str, ...], labell
                + [Source(p, **common) for p in labelled])
     models = train(TrainOptions(sources=sources, out=Path(out_dir), languages=languages, multilingual=multilingual,
                                 holdout=holdout, seed=seed, positive_threshold=positive_threshold,
+                                max_words=max_words or None,
                                 hyper=HyperParameters(dim=dim, epoch=epoch, lr=lr, word_ngrams=word_ngrams,
                                                       min_count=min_count, bucket=bucket)))
     Console().print(metrics_table(models))

@@ -195,3 +195,15 @@ def test_calibrate_proposes_quality_thresholds_for_a_keep_rate(data, tmp_path):
     assert 0.7 <= np.mean(scores >= layer["min_score"]) < 0.72
     buckets = Histogram.of(scores, 0, 1).edges(20).assign(scores)
     assert np.mean(buckets >= layer["min_bucket"]) >= 0.7 > np.mean(buckets >= layer["min_bucket"] + 1)
+
+
+def test_a_model_reads_its_first_max_words_words(data):
+    path = str(data["root"] / "per_lang" / "deu_Latn.bin")
+    words = get_tokenizer("deu_Latn").words("Impressum Datenschutz Kontakt. " + "Die Regierung hat beschlossen. " * 50)
+    head = QualityScorer([ModelSpec("a", path, max_words=3)]).score("deu_Latn", words)["quality_score"]
+    assert head == QualityScorer([ModelSpec("a", path, max_words=3)]).score("deu_Latn", words[:3])["quality_score"]
+    assert head != QualityScorer([ModelSpec("a", path, max_words=None)]).score("deu_Latn", words)["quality_score"]
+    card = json.loads((data["root"] / "per_lang" / "deu_Latn.card.json").read_text())
+    assert card["max_words"] == 512  # the default, recorded for the recipe entry to match
+    with pytest.raises(UserError, match="quality.models.a.max_words: a positive integer"):
+        QualityStage(QualityParams(enabled=True, models={"a": {"path": path, "max_words": 0}}))

@@ -33,7 +33,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"- kind: {card['kind']} (labels {', '.join(card['labels'])}); score = {card['score']}",
         f"- languages: {', '.join(card['languages'])}",
-        f"- input: {card['input']}",
+        f"- input: {card['input']}; at most {card['max_words'] or 'all'} words (score with the same max_words)",
         f"- positive: label >= {card['positive_threshold']:g}; predicted positive: score >= {card['score_threshold']:g}",
         f"- examples: {card['counts']['train']:,} trained, {card['counts']['holdout']:,} held out "
         f"({card['split']['holdout']:.0%}, {card['split']['rule']}, seed {card['split']['seed']})",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cc_curate.errors import UserError
-from cc_curate.quality.text import LABEL_PREFIX, model_input
+from cc_curate.quality.text import DEFAULT_MAX_WORDS, LABEL_PREFIX, model_input
 from cc_curate.sources.remote import redact
 from cc_curate.stages.lid import default_cache_dir, resolve_model
 
@@ -46,6 +46,7 @@ class ModelSpec:
     languages: tuple[str, ...] = ()  # empty: every language
     weight: float = 1.0  # in the weighted mean that makes ``quality_score``
     positive_label: str | None = None  # for models whose labels are names, not numbers
+    max_words: int | None = DEFAULT_MAX_WORDS  # words the model reads (its card's max_words); None: all
 
     def __post_init__(self) -> None:
         if not MODEL_NAME.fullmatch(self.name):
@@ -65,9 +66,11 @@ class ModelSpec:
 class QualityModel:
     """One loaded fastText classifier and the value of each of its labels."""
 
-    def __init__(self, path: str | Path, *, positive_label: str | None = None, cache_dir: str | Path | None = None):
+    def __init__(self, path: str | Path, *, positive_label: str | None = None, cache_dir: str | Path | None = None,
+                 max_words: int | None = DEFAULT_MAX_WORDS):
         import fasttext  # fasttext-predict
 
+        self.max_words = max_words
         shown = redact(str(path))
         if "://" not in str(path) and not Path(path).expanduser().is_file():
             raise UserError(f"quality model file not found: {shown}")
@@ -90,7 +93,7 @@ class QualityModel:
         return sum(self.values[label] * p for label, p in zip(labels, probs)) / total
 
     def score_words(self, words: Sequence[str]) -> float:
-        return self.score_line(model_input(words))
+        return self.score_line(model_input(words, self.max_words))
 
 
 def _label_value(label: str, positive: str | None, shown: str) -> float:
@@ -124,17 +127,17 @@ class QualityScorer:
         path = spec.path_for(lang)
         key = (spec.name, path)
         if key not in self._models:
-            self._models[key] = QualityModel(path, positive_label=spec.positive_label, cache_dir=self.cache_dir)
+            self._models[key] = QualityModel(path, positive_label=spec.positive_label, cache_dir=self.cache_dir,
+                                             max_words=spec.max_words)
         return self._models[key]
 
     def score(self, lang: str, words: Sequence[str]) -> dict[str, float | None]:
         """Every column for one document: null where no model applies to ``lang``."""
-        line = model_input(words)
         row: dict[str, float | None] = dict.fromkeys(self.columns)
         weighted = weights = 0.0
         for spec in self.specs:
             if spec.applies_to(lang):
-                score = self.model(spec, lang).score_line(line)
+                score = self.model(spec, lang).score_words(words)
                 row[model_column(spec.name)] = score
                 weighted += spec.weight * score
                 weights += spec.weight

@@ -12,7 +12,7 @@ Recipe section ``quality`` (per language, so a language file sets its own thresh
       enabled: true
       models:                       # name -> model; each becomes column quality_score_{name}
         edu: {path: "models/edu/{lang}.bin", languages: [deu_Latn, fra_Latn]}
-        dclm: {path: "s3://bucket/dclm.bin", positive_label: hq, weight: 0.5}
+        dclm: {path: "s3://bucket/dclm.bin", positive_label: hq, weight: 0.5, max_words: null}
       buckets: 20                   # percentile buckets per language, at publish time
       bucket_rule: rank_mean        # rank_mean | rank_max | score_mean
       min_score: -1                 # remove below this combined score (-1: off)
@@ -39,8 +39,9 @@ from cc_curate.output.schema import PRE_DEDUP_REASONS
 from cc_curate.quality.buckets import BUCKET_COLUMN, DEFAULT_BUCKETS, RULES
 from cc_curate.quality.decisions import DISABLED, QualityThresholds, score_reason
 from cc_curate.quality.scoring import ModelSpec, QualityScorer
+from cc_curate.quality.text import DEFAULT_MAX_WORDS
 
-MODEL_KEYS = frozenset({"path", "languages", "weight", "positive_label"})
+MODEL_KEYS = frozenset({"path", "languages", "weight", "positive_label", "max_words"})
 
 
 def _setting(default: Any, doc: str, *, low: float | None = None, high: float | None = None,
@@ -55,7 +56,8 @@ def _setting(default: Any, doc: str, *, low: float | None = None, high: float | 
 @dataclass(frozen=True)
 class QualityParams:
     enabled: bool = _setting(False, "Score documents with the quality models")
-    models: dict[str, Any] = _setting({}, "name -> {path, languages, weight, positive_label}; path may hold {lang}")
+    models: dict[str, Any] = _setting(
+        {}, "name -> {path, languages, weight, positive_label, max_words}; path may hold {lang}")
     cache_dir: str | None = _setting(None, "Where downloaded models are kept (default ~/.cache/cc_curate/quality)")
     buckets: int = _setting(DEFAULT_BUCKETS, "Percentile buckets per language (quality_bucket)", low=2, high=1000)
     bucket_rule: str = _setting("rank_mean", "How several models' buckets combine", choices=RULES)
@@ -81,8 +83,11 @@ def model_specs(models: Mapping[str, Any]) -> list[ModelSpec]:
         languages = entry.get("languages") or ()
         if isinstance(languages, str) or not all(isinstance(lang, str) for lang in languages):
             raise UserError(f"{key}.languages: a list of languages is required")
+        max_words = entry.get("max_words", DEFAULT_MAX_WORDS)
+        if max_words is not None and (not isinstance(max_words, int) or max_words < 1):
+            raise UserError(f"{key}.max_words: a positive integer (or null: every word) is required")
         specs.append(ModelSpec(str(name), str(entry["path"]), tuple(languages), float(entry.get("weight", 1.0)),
-                               entry.get("positive_label")))
+                               entry.get("positive_label"), max_words))
     return specs
 
 

@@ -1,9 +1,13 @@
-"""What a quality model reads: the pipeline's words of a document, lowercased, on one line.
+"""What a quality model reads: the pipeline's first words of a document, lowercased, on one line.
 
 Training and scoring both go through :func:`model_input`, and both take their words from the
 pipeline's per-language tokenizer (``stages.tokenize.get_tokenizer``), so a model sees at
 inference exactly the tokens it was trained on, and the shard pass reuses the words it already
 has (tokenize once).
+
+A model reads at most ``max_words`` words (512 by default, a fixed cost per document, as
+FineWeb-Edu's classifier reads 512 tokens); the limit is part of the model: training records it
+in the model card, and scoring must use the same (``max_words`` of the model's recipe entry).
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ from cc_curate.stages.tokenize import get_tokenizer
 LABEL_PREFIX = "__label__"
 
 
-def model_input(words: Sequence[str]) -> str:
-    """The words, lowercased and space-joined; whitespace inside a token cannot split a line."""
-    return " ".join(" ".join(word.lower().split()) for word in words if not word.isspace())
+DEFAULT_MAX_WORDS = 512
 
 
-def text_input(text: str, lang: str) -> str:
+def model_input(words: Sequence[str], max_words: int | None = DEFAULT_MAX_WORDS) -> str:
+    """The first ``max_words`` words (None: all), lowercased, space-joined, on one line."""
+    line = " ".join(words[:max_words] if max_words else words).lower()
+    return line.replace("\n", " ") if "\n" in line else line  # fastText predicts one line
+
+
+def text_input(text: str, lang: str, max_words: int | None = DEFAULT_MAX_WORDS) -> str:
     """:func:`model_input` of ``text`` tokenized with ``lang``'s pipeline tokenizer."""
-    return model_input(get_tokenizer(lang).words(text))
+    return model_input(get_tokenizer(lang).words(text), max_words)
 
 
 def label_value(label: str) -> float:

@@ -28,7 +28,7 @@ from cc_curate.quality.card import write_card
 from cc_curate.quality.examples import Example, Source, read_examples, sample_key
 from cc_curate.quality.metrics import binary_metrics, graded_metrics, label_balance
 from cc_curate.quality.scoring import QualityModel
-from cc_curate.quality.text import format_label, text_input
+from cc_curate.quality.text import DEFAULT_MAX_WORDS, format_label, text_input
 from cc_curate.sources.remote import redact
 
 MULTILINGUAL = "multilingual"
@@ -60,6 +60,7 @@ class TrainOptions:
     holdout: float = 0.2
     seed: int = 0
     positive_threshold: float | None = None  # default: 1 for binary labels, the middle grade otherwise
+    max_words: int | None = DEFAULT_MAX_WORDS  # words of each example the model reads; None: all
     hyper: HyperParameters = field(default_factory=HyperParameters)
 
 
@@ -102,8 +103,8 @@ def _train_one(name: str, examples: list[Example], options: TrainOptions) -> Tra
 
     path = options.out / f"{name}.bin"
     _fit(trained, path, options)
-    model = QualityModel(path)
-    scores = [model.score_line(text_input(e.text, e.lang)) for e in held]
+    model = QualityModel(path, max_words=options.max_words)
+    scores = [model.score_line(text_input(e.text, e.lang, options.max_words)) for e in held]
     score_cut = 0.5 if binary else threshold
     metrics: dict[str, Any] = {"all": _metrics(held, scores, binary, threshold, score_cut)}
     if name == MULTILINGUAL:
@@ -124,7 +125,7 @@ def _fit(examples: list[Example], path: Path, options: TrainOptions) -> None:
         data = Path(tmp) / "train.txt"
         with data.open("w", encoding="utf-8", errors="surrogatepass") as out:
             for e in examples:
-                out.write(f"{format_label(e.label)} {text_input(e.text, e.lang)}\n")
+                out.write(f"{format_label(e.label)} {text_input(e.text, e.lang, options.max_words)}\n")
         model = fasttext_new.train_supervised(input=str(data), **options.hyper.fasttext_args(options.seed))
     partial = path.with_name(path.name + ".part")  # renamed into place: never seen half-written
     model.save_model(str(partial))
@@ -163,6 +164,7 @@ def _card(name: str, path: Path, examples: list[Example], trained: list[Example]
         "split": {"holdout": options.holdout, "seed": options.seed, "rule": "seeded xxh64 of the text"},
         "hyper_parameters": {**asdict(options.hyper), "loss": "softmax", "thread": 1, "seed": options.seed},
         "input": "the pipeline's words of each document (per-language tokenizer), lowercased, space-joined",
+        "max_words": options.max_words,
         "metrics": metrics,
         "versions": {"cc_curate": __version__, "fasttext_new": fasttext_new.__version__},
     }
