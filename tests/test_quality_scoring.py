@@ -16,10 +16,17 @@ from click.testing import CliRunner
 
 from cc_curate.cli import main
 from cc_curate.errors import UserError
-from cc_curate.quality.buckets import Histogram, assign_buckets, combine, count_scores, merge_counts, plan_edges
+from cc_curate.quality.buckets import (
+    Histogram,
+    assign_buckets,
+    combine,
+    count_scores,
+    merge_counts,
+    plan_edges,
+)
 from cc_curate.quality.decisions import bucket_reasons
 from cc_curate.quality.examples import Source
-from cc_curate.quality.scoring import QualityScorer, ModelSpec
+from cc_curate.quality.scoring import ModelSpec, QualityScorer
 from cc_curate.quality.stage import QualityParams, QualityStage
 from cc_curate.quality.train import HyperParameters, TrainOptions, train
 from cc_curate.stages.tokenize import get_tokenizer

@@ -2,9 +2,9 @@
 
 A *source* is one path (file, glob, or the output folder of a run) with either a fixed label
 (every positive file is label 1, every negative file label 0) or a label column (graded labels,
-FineWeb-Edu's 0-5). Formats: Parquet, JSONL (``.jsonl``/``.json``, optionally ``.gz``) with a
-text column, plain text (``.txt``, one example per line), and a run's output folder, whose
-kept documents (``data/{lang}/train/*.parquet``) are read per language.
+FineWeb-Edu's 0-5). Formats: Parquet or JSONL (``.jsonl``/``.json``/``.ndjson``, optionally
+``.gz``) with a text column, plain text (``.txt``, optionally ``.gz``, one example per line), and
+a run's output folder, whose kept documents (``data/{lang}/train/*.parquet``) are read per language.
 
 A document's language comes from a ``lang`` column ("deu_Latn"), FineWeb2's ``language`` +
 ``language_script`` columns, a run's language folder, or the source's ``language``.
@@ -15,7 +15,6 @@ text, so the sample does not depend on file order or on how many files there are
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import math
@@ -88,7 +87,7 @@ def _rows(source: Source) -> Iterator[Example]:
 def _files(path: str) -> list[tuple[str, str | None]]:
     """The files of a source with the language their location implies (a run's language folders)."""
     fs, root = fsspec.core.url_to_fs(path)
-    protocol = "" if path == root or "://" not in path else path.split("://", 1)[0] + "://"
+    protocol = path.split("://", 1)[0] + "://" if "://" in path else ""
     if fs.isdir(root):
         published = sorted(fs.glob(f"{root.rstrip('/')}/data/*/train/*.parquet"))
         if not published:
@@ -108,7 +107,7 @@ def _files(path: str) -> list[tuple[str, str | None]]:
 def _records(path: str, source: Source) -> Iterator[tuple[object, str | None, object]]:
     """(text, lang, label) per record of one file."""
     name = path.lower().removesuffix(".gz")
-    if name.endswith(".parquet"):
+    if path.lower().endswith(".parquet"):
         yield from _parquet_records(path, source)
     elif name.endswith((".jsonl", ".json", ".ndjson")):
         with fsspec.open(path, "rb", compression="infer") as raw:
@@ -127,26 +126,23 @@ def _records(path: str, source: Source) -> Iterator[tuple[object, str | None, ob
             for line in io.TextIOWrapper(raw, encoding="utf-8"):
                 yield line.rstrip("\n"), None, None
     else:
-        raise UserError(f"{redact(path)}: unknown format (Parquet, JSONL or .txt, optionally .gz)")
+        raise UserError(f"{redact(path)}: unknown format (.parquet, or .jsonl/.json/.ndjson/.txt, optionally .gz)")
 
 
 def _parquet_records(path: str, source: Source) -> Iterator[tuple[object, str | None, object]]:
     with fsspec.open(path, "rb") as f:
-        data = f.read()
-    if path.lower().endswith(".gz"):
-        data = gzip.decompress(data)
-    parquet = pq.ParquetFile(io.BytesIO(data))
-    names = set(parquet.schema_arrow.names)
-    if source.text_column not in names:
-        raise UserError(f"{redact(path)}: key {source.text_column!r}: no such column")
-    wanted = [source.text_column] + [c for c in ("lang", "language", "language_script") if c in names]
-    if source.label is None:
-        if source.label_column not in names:
-            raise UserError(f"{redact(path)}: key {source.label_column!r}: no such column (or give a fixed label)")
-        wanted.append(source.label_column)
-    for batch in parquet.iter_batches(columns=wanted, batch_size=4096):
-        for record in batch.to_pylist():
-            yield record[source.text_column], _record_lang(record), record.get(source.label_column)
+        parquet = pq.ParquetFile(f)
+        names = set(parquet.schema_arrow.names)
+        if source.text_column not in names:
+            raise UserError(f"{redact(path)}: key {source.text_column!r}: no such column")
+        wanted = [source.text_column] + [c for c in ("lang", "language", "language_script") if c in names]
+        if source.label is None:
+            if source.label_column not in names:
+                raise UserError(f"{redact(path)}: key {source.label_column!r}: no such column (or give a fixed label)")
+            wanted.append(source.label_column)
+        for batch in parquet.iter_batches(columns=wanted, batch_size=4096):
+            for record in batch.to_pylist():
+                yield record[source.text_column], _record_lang(record), record.get(source.label_column)
 
 
 def _record_lang(record: dict) -> str | None:
