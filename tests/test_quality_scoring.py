@@ -214,3 +214,10 @@ def test_a_model_reads_its_first_max_words_words(data):
     assert card["max_words"] == 512  # the default, recorded for the recipe entry to match
     with pytest.raises(UserError, match="quality.models.a.max_words: a positive integer"):
         QualityStage(QualityParams(enabled=True, models={"a": {"path": path, "max_words": 0}}))
+
+
+def test_text_with_lone_surrogates_is_scored(data):
+    """A lossy charset decode can leave lone surrogates, which C++ cannot take as UTF-8."""
+    scorer = QualityScorer([ModelSpec("edu", str(data["root"] / "per_lang" / "deu_Latn.bin"))])
+    score = scorer.score("deu_Latn", ["Die", "Regierung", "\udcff", "beschließt"])["quality_score"]
+    assert score == scorer.score("deu_Latn", ["Die", "Regierung", "?", "beschließt"])["quality_score"]

@@ -87,7 +87,10 @@ class QualityModel:
 
     def score_line(self, line: str) -> float:
         """The expected label value of one line of model input (``text.model_input``)."""
-        labels, probs = self._model.predict(line, k=-1, on_unicode_error="replace")
+        try:
+            labels, probs = self._model.predict(line, k=-1, on_unicode_error="replace")
+        except (UnicodeError, TypeError):  # lone surrogates (lossy decode) cannot go to C++ as UTF-8
+            labels, probs = self._model.predict(line.encode("utf-8", "replace").decode("utf-8"), k=-1)
         # fastText adds 1e-5 to each probability; normalising keeps a binary score within [0, 1].
         total = sum(probs)
         return sum(self.values[label] * p for label, p in zip(labels, probs)) / total

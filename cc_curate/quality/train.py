@@ -123,7 +123,7 @@ def _fit(examples: list[Example], path: Path, options: TrainOptions) -> None:
         raise UserError("training needs the quality extra: pip install 'cc-curate[quality]'") from None
     with tempfile.TemporaryDirectory(prefix="cc_curate_quality_") as tmp:
         data = Path(tmp) / "train.txt"
-        with data.open("w", encoding="utf-8", errors="surrogatepass") as out:
+        with data.open("w", encoding="utf-8", errors="replace") as out:  # as scoring replaces lone surrogates
             for e in examples:
                 out.write(f"{format_label(e.label)} {text_input(e.text, e.lang, options.max_words)}\n")
         model = fasttext_new.train_supervised(input=str(data), **options.hyper.fasttext_args(options.seed))
