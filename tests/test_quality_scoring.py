@@ -24,7 +24,7 @@ from cc_curate.quality.buckets import (
     merge_counts,
     plan_edges,
 )
-from cc_curate.quality.decisions import bucket_reasons
+from cc_curate.quality.decisions import bucket_reasons, publish_decisions
 from cc_curate.quality.examples import Source
 from cc_curate.quality.scoring import ModelSpec, QualityScorer
 from cc_curate.quality.stage import QualityParams, QualityStage
@@ -181,8 +181,21 @@ def test_ensemble_rules_and_null_buckets():
     edges = plan_edges(merge_counts([count_scores(table, {"quality_score_a": (0, 1), "quality_score": (0, 1)})]))
     assert assign_buckets(table, edges, ["quality_score_a"]).to_pylist() == [0, None, 0]
     assert assign_buckets(table, edges, ["quality_score_a"], rule="score_mean").to_pylist() == [0, None, 0]
-    assert bucket_reasons([0, None, 7], 5, "a") == ["quality_bucket:a", None, None]
-    assert bucket_reasons([0, None, 7], -1, "a") == [None, None, None]
+    assert bucket_reasons([0, None, 7], 5, ["a", "", "a"]) == ["quality_bucket:a", None, None]
+    assert bucket_reasons([0, None, 7], -1, ["a", "", "a"]) == [None, None, None]
+
+
+def test_publish_decisions_bucket_and_name_the_models_that_scored():
+    """Two models, German scored by both, English by b only; bucket rule min_bucket 1 of 2 buckets."""
+    table = pa.table({"lang": ["deu_Latn"] * 4 + ["eng_Latn"] * 2,
+                      "quality_score_a": pa.array([0.1, 0.2, 0.8, 0.9, None, None]),
+                      "quality_score_b": pa.array([0.2, 0.1, 0.9, 0.7, 0.3, 0.6])})
+    ranges = {"quality_score_a": (0.0, 1.0), "quality_score_b": (0.0, 1.0)}
+    edges = plan_edges(merge_counts([count_scores(table.slice(0, 3), ranges), count_scores(table.slice(3), ranges)]),
+                       buckets=2)
+    buckets, reasons = publish_decisions(table, edges, ["a", "b"], rule="rank_mean", min_bucket=1)
+    assert buckets.to_pylist() == [0, 0, 1, 1, 0, 1]
+    assert reasons == ["quality_bucket:a+b", "quality_bucket:a+b", None, None, "quality_bucket:b", None]
 
 
 def test_calibrate_proposes_quality_thresholds_for_a_keep_rate(data, tmp_path):

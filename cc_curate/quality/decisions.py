@@ -19,7 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
+from cc_curate.quality.buckets import BucketEdges, Key, assign_buckets
 from cc_curate.quality.scoring import SCORE_COLUMN, model_column
 
 DISABLED = -1
@@ -45,11 +47,23 @@ def score_reason(scores: Mapping[str, float | None], models: Sequence[str], thre
     return None
 
 
-def bucket_reasons(buckets: Sequence[int | None], min_bucket: int, names: str) -> list[str | None]:
-    """``quality_bucket:{names}`` for each bucket below ``min_bucket`` (null buckets pass)."""
+def bucket_reasons(buckets: Sequence[int | None], min_bucket: int, names: Sequence[str]) -> list[str | None]:
+    """``quality_bucket:{a+b}`` for each bucket below ``min_bucket`` (null buckets pass); ``names``
+    are the models that scored each document."""
     if min_bucket == DISABLED:
         return [None] * len(buckets)
-    return [None if b is None or b >= min_bucket else f"quality_bucket:{names}" for b in buckets]
+    return [None if b is None or b >= min_bucket else f"quality_bucket:{n}" for b, n in zip(buckets, names)]
+
+
+def publish_decisions(table: pa.Table, edges: Mapping[Key, BucketEdges], models: Sequence[str], *,
+                      rule: str, min_bucket: int, weights: Sequence[float] | None = None,
+                      ) -> tuple[pa.Array, list[str | None]]:
+    """What the publish step adds to a task's rows: the ``quality_bucket`` column and the bucket
+    rule's removal reasons (null where the rule keeps the row)."""
+    buckets = assign_buckets(table, edges, [model_column(m) for m in models], rule=rule, weights=weights)
+    scored = [table[model_column(m)].is_valid().to_pylist() for m in models]
+    names = ["+".join(m for m, ok in zip(models, row) if ok) for row in zip(*scored)]
+    return buckets, bucket_reasons(buckets.to_pylist(), min_bucket, names)
 
 
 def _scored_by(scores: Mapping[str, float | None], models: Sequence[str]) -> str:
