@@ -409,7 +409,7 @@ def quality() -> None:
 @click.option("--max-per-source", type=click.IntRange(min=1), help="Sample at most N examples of each source (seeded).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for {lang}.bin and cards.")
 @click.option("--holdout", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 2))
 @click.option("--positive-threshold", type=float, help="Graded: labels >= this are positive (default: the middle label).")
 @click.option("--dim", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--epoch", default=10, show_default=True, type=click.IntRange(min=1))

@@ -93,10 +93,11 @@ def _train_one(name: str, examples: list[Example], options: TrainOptions) -> Tra
     binary = values == [0.0, 1.0]
     threshold = options.positive_threshold
     if threshold is None:
-        threshold = 1.0 if binary else float(values[(len(values)) // 2])
+        threshold = 1.0 if binary else float(values[len(values) // 2])
     cut = int(options.holdout * 2**32)
-    held = [e for e in examples if sample_key(e.text, options.seed + 1) % 2**32 < cut]
-    trained = [e for e in examples if sample_key(e.text, options.seed + 1) % 2**32 >= cut]
+    is_held = [sample_key(e.text, options.seed + 1) % 2**32 < cut for e in examples]
+    held = [e for e, h in zip(examples, is_held) if h]
+    trained = [e for e, h in zip(examples, is_held) if not h]
     if not held or not trained:
         raise UserError(f"{name}: {len(examples)} examples are too few to hold out {options.holdout:.0%}")
     trained.sort(key=lambda e: (sample_key(e.text, options.seed + 2), e.text))  # no runs of one label
