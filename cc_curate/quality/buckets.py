@@ -114,15 +114,16 @@ def count_scores(table: pa.Table, ranges: Mapping[str, tuple[float, float]], *,
                  resolution: int = RESOLUTION) -> dict[Key, Histogram]:
     """Histograms of one task's rows (columns ``lang`` + the score columns); null scores are skipped."""
     out: dict[Key, Histogram] = {}
-    langs = table["lang"].to_numpy(zero_copy_only=False)
+    groups = _rows_by_language(table)
     for column, (low, high) in ranges.items():
         if column not in table.column_names:
             continue
         scores = _as_float(table[column])
-        for lang in np.unique(langs):
-            values = scores[(langs == lang) & ~np.isnan(scores)]
+        for lang, rows in groups:
+            values = scores[rows]
+            values = values[~np.isnan(values)]
             if values.size:
-                out[(str(lang), column)] = Histogram.of(values, low, high, resolution)
+                out[(lang, column)] = Histogram.of(values, low, high, resolution)
     return out
 
 
@@ -145,14 +146,13 @@ def assign_buckets(table: pa.Table, edges: Mapping[Key, BucketEdges], model_colu
     if rule not in RULES:
         raise ValueError(f"unknown bucket rule {rule!r} (one of {', '.join(RULES)})")
     columns = [SCORE_COLUMN] if rule == "score_mean" else list(model_columns)
-    langs = table["lang"].to_numpy(zero_copy_only=False)
+    groups = _rows_by_language(table)
     per_column = np.full((len(columns), table.num_rows), -1, dtype=np.int64)
     for i, column in enumerate(columns):
         scores = _as_float(table[column])
-        for lang in np.unique(langs):
-            rows = langs == lang
-            if (str(lang), column) in edges:
-                per_column[i, rows] = edges[(str(lang), column)].assign(scores[rows])
+        for lang, rows in groups:
+            if (lang, column) in edges:
+                per_column[i, rows] = edges[(lang, column)].assign(scores[rows])
     return pa.array(combine(per_column, rule, weights), type=pa.int64())
 
 
@@ -166,6 +166,14 @@ def combine(buckets: np.ndarray, rule: str, weights: Sequence[float] | None = No
     totals = (w[:, None] * scored).sum(axis=0)
     sums = (w[:, None] * np.where(scored, buckets, 0)).sum(axis=0)
     return [None if t == 0 else int(np.floor(s / t + 1e-9)) for s, t in zip(sums, totals)]
+
+
+def _rows_by_language(table: pa.Table) -> list[tuple[str, np.ndarray]]:
+    """(language, its row numbers) for each language of the table, in one sort."""
+    names, inverse = np.unique(table["lang"].to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=names.size))])
+    return [(str(name), order[starts[i]:starts[i + 1]]) for i, name in enumerate(names)]
 
 
 def _as_float(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
