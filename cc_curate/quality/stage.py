@@ -1,10 +1,14 @@
 """The ``quality`` stage: scores each document with the recipe's fastText models (annotate phase).
 
 Declared in the shape of the stage protocol (issue 11: ``cc_curate/stages/base.py``, ``Stage``
-with ``name``, ``phase``, ``Params``, ``columns``, ``signals``, ``reasons``, ``resources`` and
-``process_batch``). Until that protocol is on main this class does not subclass ``Stage`` and its
-params use plain dataclass fields with the same metadata ``cc_curate.params.setting`` records;
-registering it is then a matter of the base class and the registry entry.
+with ``name``, ``phase``, ``Params``, ``columns``, ``reasons`` and ``process_batch``). Until that
+protocol is on main this class does not subclass ``Stage`` and its params use plain dataclass
+fields with the metadata ``cc_curate.params.setting`` records. Registering it then takes: base
+class ``Stage``; ``_setting`` -> ``setting``; ``signals = (Signal("quality_score", "min_score",
+"min"),)``; the class in the registry, not in the default FineWeb2 ``stages`` (a recipe names
+``quality`` before ``minhash``). Checked against the protocol's branch: with those changes the
+pipeline stages ``quality_score``, ``quality_score_{name}`` and ``quality_bucket`` (columns are
+per instance, one per model of the recipe).
 
 Recipe section ``quality`` (per language, so a language file sets its own thresholds)::
 
@@ -128,9 +132,9 @@ class QualityStage:
 
     def process_batch(self, docs: Sequence[Doc], context: Any = None) -> None:
         for doc in docs:
-            self.process(doc, self.params_for(doc.lang))
+            self.process(doc, self.params_for(doc.lang), context)
 
-    def process(self, doc: Doc, params: QualityParams) -> None:
+    def process(self, doc: Doc, params: QualityParams, context: Any = None) -> None:
         """Score one document (null when removed before the stage); apply the score thresholds."""
         if not self.specs:
             return
