@@ -427,7 +427,11 @@ def quality_train(positives: tuple[str, ...], negatives: tuple[str, ...], labell
     """Train fastText quality classifiers and write each model with its card (JSON + Markdown)."""
     from cc_curate.quality.examples import Source
     from cc_curate.quality.report import metrics_table
-    from cc_curate.quality.train import HyperParameters, TrainOptions, train
+
+    try:
+        from cc_curate.quality.train import HyperParameters, TrainOptions, train
+    except ImportError as exc:
+        raise UserError(f"training needs the quality extra ({exc.name} is missing): pip install 'cc-curate[quality]'")
 
     if not (positives and negatives) and not labelled:
         raise click.UsageError("give --positive and --negative files, or --labelled files")
