@@ -426,9 +426,9 @@ def quality_train(positives: tuple[str, ...], negatives: tuple[str, ...], labell
                   lr: float, word_ngrams: int, min_count: int, bucket: int, max_words: int) -> None:
     """Train fastText quality classifiers and write each model with its card (JSON + Markdown)."""
     from cc_curate.quality.examples import Source
-    from cc_curate.quality.report import metrics_table
 
     try:
+        from cc_curate.quality.report import metrics_table
         from cc_curate.quality.train import HyperParameters, TrainOptions, train
     except ImportError as exc:
         raise UserError(f"training needs the quality extra ({exc.name} is missing): pip install 'cc-curate[quality]'")
