@@ -234,3 +234,13 @@ def test_text_with_lone_surrogates_is_scored(data):
     scorer = QualityScorer([ModelSpec("edu", str(data["root"] / "per_lang" / "deu_Latn.bin"))])
     score = scorer.score("deu_Latn", ["Die", "Regierung", "\udcff", "beschließt"])["quality_score"]
     assert score == scorer.score("deu_Latn", ["Die", "Regierung", "?", "beschließt"])["quality_score"]
+
+
+def test_models_by_url_download_once_into_the_cache(data, tmp_path):
+    local = data["root"] / "per_lang" / "deu_Latn.bin"
+    url = QualityScorer([ModelSpec("edu", local.as_uri())], cache_dir=tmp_path / "cache")
+    plain = QualityScorer([ModelSpec("edu", str(local))])
+    words = get_tokenizer("deu_Latn").words("Die Regierung hat das Gesetz beschlossen.")
+    assert url.score("deu_Latn", words) == plain.score("deu_Latn", words)
+    url.score("deu_Latn", words)
+    assert len(url._models) == 1 and [p.name.endswith("deu_Latn.bin") for p in (tmp_path / "cache").iterdir()] == [True]
