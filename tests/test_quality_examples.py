@@ -69,3 +69,13 @@ def test_a_sample_does_not_depend_on_how_the_files_are_split(tmp_path):
     other_seed = {e.text for e in read_examples([Source(str(tmp_path / "one" / "*.jsonl"), 1.0, language="deu_Latn",
                                                          limit=10)], seed=4)}
     assert other_seed != sample
+
+
+def test_a_source_url_keeps_its_credentials_out_of_examples_and_errors(tmp_path):
+    """Examples (and so the model card) name a source by its public URL; errors too."""
+    (tmp_path / "a.jsonl").write_text(json.dumps({"text": GERMAN[0], "lang": "deu_Latn"}) + "\n")
+    url = f"file://{tmp_path}/a.jsonl"
+    assert read_examples([Source(url, label=1.0)])[0].source == url
+    with pytest.raises(UserError) as error:
+        read_examples([Source("memory://user:secret@bucket/missing.jsonl?X-Amz-Signature=abc", label=1.0)])
+    assert "secret" not in str(error.value) and "abc" not in str(error.value)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from cc_curate.errors import UserError
-from cc_curate.sources.remote import redact
+from cc_curate.redaction import public_url, redact
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def sample_key(text: str, seed: int) -> int:
 
 
 def _rows(source: Source) -> Iterator[Example]:
-    shown = redact(source.path)
+    shown = public_url(source.path)
     for path, lang_from_path in _files(source.path):
         for number, (text, lang, label) in enumerate(_records(path, source), start=1):
             where = f"{redact(path)}: row {number}"

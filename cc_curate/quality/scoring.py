@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cc_curate.errors import UserError
 from cc_curate.quality.text import DEFAULT_MAX_WORDS, LABEL_PREFIX, model_input
-from cc_curate.sources.remote import redact
+from cc_curate.redaction import redact
 from cc_curate.stages.lid import default_cache_dir, resolve_model
 
 SCORE_COLUMN = "quality_score"

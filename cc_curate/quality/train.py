@@ -29,7 +29,6 @@ from cc_curate.quality.examples import Example, Source, read_examples, sample_ke
 from cc_curate.quality.metrics import binary_metrics, graded_metrics, label_balance
 from cc_curate.quality.scoring import QualityModel
 from cc_curate.quality.text import DEFAULT_MAX_WORDS, format_label, text_input
-from cc_curate.sources.remote import redact
 
 MULTILINGUAL = "multilingual"
 
@@ -159,7 +158,7 @@ def _card(name: str, path: Path, examples: list[Example], trained: list[Example]
         "languages": sorted({e.lang for e in examples}),
         "positive_threshold": threshold,
         "score_threshold": score_cut,
-        "sources": [{"path": redact(src), "examples_per_label": dict(counts)} for src, counts in by_source.items()],
+        "sources": [{"path": src, "examples_per_label": dict(counts)} for src, counts in by_source.items()],
         "counts": {"train": len(trained), "holdout": len(held),
                    "train_label_balance": label_balance([e.label for e in trained])},
         "split": {"holdout": options.holdout, "seed": options.seed, "rule": "seeded xxh64 of the text"},
