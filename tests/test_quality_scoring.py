@@ -115,6 +115,16 @@ def test_score_thresholds_name_the_model(data):
     assert earlier.filter_reason == "gopher_quality:min_words"  # the first reason stays
 
 
+def test_a_language_file_can_switch_scoring_off(data):
+    stage = _stage(data["root"], min_score=0.99)
+    off = QualityParams(enabled=False, min_score=0.99)
+    stage._params_for = lambda lang: off if lang == "eng_Latn" else stage.params
+    german, english = _docs(["Impressum"])[0], _docs(["Imprint"], "eng_Latn")[0]
+    stage.process_batch([german, english])
+    assert german.columns["quality_score"] is not None and german.filter_reason == "quality:edu+multi"
+    assert all(english.columns[c] is None for c in stage.scorer.columns) and english.filter_reason is None
+
+
 def test_bad_model_entries_fail_with_their_key(tmp_path):
     with pytest.raises(UserError, match=r"quality.models.edu: a mapping with at least `path`"):
         QualityStage(QualityParams(enabled=True, models={"edu": "x.bin"}))

@@ -135,19 +135,19 @@ class QualityStage:
             self.process(doc, self.params_for(doc.lang), context)
 
     def process(self, doc: Doc, params: QualityParams, context: Any = None) -> None:
-        """Score one document (null when removed before the stage); apply the score thresholds."""
+        """Score one document (null when removed before the stage, or when its language file
+        switches the stage off); apply the score thresholds."""
         if not self.specs:
             return
         doc.columns[BUCKET_COLUMN] = None  # known at publish time
-        if doc.lang is None or doc.filter_reason in PRE_DEDUP_REASONS:
+        if doc.lang is None or doc.filter_reason in PRE_DEDUP_REASONS or not params.enabled:
             doc.columns.update(dict.fromkeys(self.scorer.columns))
             return
         scores = self.scorer.score(doc.lang, doc.words)
         doc.columns.update(scores)
         doc.signals.update({column: value for column, value in scores.items() if value is not None})
-        if params.enabled:
-            reason = score_reason(scores, [s.name for s in self.specs], params.thresholds)
-            if reason:
-                doc.remove(reason)
+        reason = score_reason(scores, [s.name for s in self.specs], params.thresholds)
+        if reason:
+            doc.remove(reason)
 
 
