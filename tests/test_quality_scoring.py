@@ -69,10 +69,10 @@ def _docs(texts: list[str], lang: str = "deu_Latn") -> list[Doc]:
     return [Doc(lang, tokenizer.words(t)) for t in texts]
 
 
-def _stage(root: Path, **params: Any) -> QualityStage:
+def _stage(root: Path, params_for: Any = None, **params: Any) -> QualityStage:
     models = {"edu": {"path": str(root / "per_lang" / "{lang}.bin"), "languages": ["deu_Latn", "eng_Latn"]},
               "multi": {"path": str(root / "multi" / "multilingual.bin"), "weight": 3.0}}
-    return QualityStage(QualityParams(enabled=True, models=models, **params))
+    return QualityStage(QualityParams(enabled=True, models=models, **params), params_for)
 
 
 def test_stage_scores_documents_and_skips_the_removed(data):
@@ -116,9 +116,8 @@ def test_score_thresholds_name_the_model(data):
 
 
 def test_a_language_file_can_switch_scoring_off(data):
-    stage = _stage(data["root"], min_score=0.99)
     off = QualityParams(enabled=False, min_score=0.99)
-    stage._params_for = lambda lang: off if lang == "eng_Latn" else stage.params
+    stage = _stage(data["root"], lambda lang: off if lang == "eng_Latn" else stage.params, min_score=0.99)
     german, english = _docs(["Impressum"])[0], _docs(["Imprint"], "eng_Latn")[0]
     stage.process_batch([german, english])
     assert german.columns["quality_score"] is not None and german.filter_reason == "quality:edu+multi"
