@@ -331,7 +331,11 @@ def calibrate(inputs: tuple[str, ...], languages: tuple[str, ...], out_dir: str,
         raise click.UsageError("--quality-keep and --quality-model go together")
     recipe = load_recipe(recipe_path)
     samples = collect(list(inputs), list(languages), recipe)
-    quality = _quality_proposals(inputs, languages, quality_models, quality_keep, quality_rule) if quality_keep else {}
+    quality = {}
+    if quality_keep:
+        from cc_curate.quality.calibrate import quality_layers
+
+        quality = quality_layers(inputs, languages, quality_models, quality_keep, rule=quality_rule)
     english_rates = None
     if method == "english-rate":
         english = collect(list(english_inputs or inputs), [ENGLISH], recipe)[ENGLISH]
@@ -398,7 +402,8 @@ def quality() -> None:
 
 
 @quality.command("train")
-@click.option("--positive", "positives", multiple=True, help="Good examples (label 1): Parquet/JSONL/.txt, glob, or a run's output.")
+@click.option("--positive", "positives", multiple=True,
+              help="Good examples (label 1): Parquet/JSONL/.txt, glob, or a run's output.")
 @click.option("--negative", "negatives", multiple=True, help="Bad examples (label 0), same forms.")
 @click.option("--labelled", "labelled", multiple=True, help="Examples with a label column (graded, e.g. 0-5).")
 @click.option("--label-column", default="label", show_default=True)
@@ -447,23 +452,6 @@ def quality_train(positives: tuple[str, ...], negatives: tuple[str, ...], labell
     Console().print(metrics_table(models))
     for model in models:
         click.echo(f"{model.name}: {model.path} (+ {model.name}.card.json, {model.name}.card.md)")
-
-
-def _quality_proposals(inputs: tuple[str, ...], languages: tuple[str, ...], models: tuple[str, ...], keep: float,
-                       rule: str) -> dict[str, dict[str, Any]]:
-    from cc_curate.quality.calibrate import collect_scores, propose
-    from cc_curate.quality.scoring import ModelSpec, QualityScorer
-
-    specs = []
-    for item in models:
-        name, sep, path = item.partition("=")
-        if not sep or not path:
-            raise click.UsageError(f"--quality-model {item!r}: expected NAME=PATH")
-        specs.append(ModelSpec(name, path, languages=tuple(languages) if "{lang}" in path else ()))
-    scorer = QualityScorer(specs)
-    scores = collect_scores(list(inputs), list(languages), scorer)
-    return {lang: propose(scores[lang], [s.name for s in specs], keep, ranges=dict(scorer.value_ranges(lang)),
-                          rule=rule) for lang in languages}
 
 
 @main.command("rehydration-weights")

@@ -19,15 +19,39 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
+from cc_curate.errors import UserError
 from cc_curate.output.schema import PRE_DEDUP_REASONS
 from cc_curate.output.staging import read_ledger, read_slices, slices_by_language
 from cc_curate.output.storage import Storage
 from cc_curate.quality.buckets import DEFAULT_BUCKETS, Histogram, combine
 from cc_curate.quality.decisions import bucket_for_keep_rate, score_for_keep_rate
-from cc_curate.quality.scoring import SCORE_COLUMN, QualityScorer, model_column
+from cc_curate.quality.scoring import (
+    SCORE_COLUMN,
+    ModelSpec,
+    QualityScorer,
+    model_column,
+)
 from cc_curate.sources import RawRecord, iter_records
 from cc_curate.sources.inputs import resolve_inputs
 from cc_curate.stages.tokenize import get_tokenizer
+
+
+def quality_layers(inputs: Sequence[str], languages: Sequence[str], models: Sequence[str], keep: float, *,
+                   rule: str = "rank_mean") -> dict[str, dict[str, Any]]:
+    """The ``quality`` layer of each language for ``cc-curate calibrate --quality-model NAME=PATH ...``."""
+    specs = [model_arg(item, languages) for item in models]
+    scorer = QualityScorer(specs)
+    scores = collect_scores(inputs, languages, scorer)
+    return {lang: propose(scores[lang], [s.name for s in specs], keep, ranges=dict(scorer.value_ranges(lang)),
+                          rule=rule) for lang in languages}
+
+
+def model_arg(item: str, languages: Sequence[str]) -> ModelSpec:
+    """``NAME=PATH`` as a model spec (a PATH with ``{lang}`` serves ``languages``)."""
+    name, sep, path = item.partition("=")
+    if not sep or not path:
+        raise UserError(f"--quality-model {item!r}: expected NAME=PATH")
+    return ModelSpec(name, path, languages=tuple(languages) if "{lang}" in path else ())
 
 
 def collect_scores(inputs: Sequence[str], languages: Sequence[str], scorer: QualityScorer) -> dict[str, dict[str, np.ndarray]]:
