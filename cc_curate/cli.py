@@ -396,6 +396,7 @@ def mix(releases: tuple[str, ...], output: str | None, budget_file: str | None, 
     for warning in budget_warnings(summary):
         click.echo(f"cc-curate: {warning}", err=True)
 
+
 @main.group()
 def quality() -> None:
     """Train model-based quality classifiers (docs/quality.md)."""
