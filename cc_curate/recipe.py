@@ -343,6 +343,11 @@ def _finish(path: str, settings: dict[str, Any], extra_stages: Sequence[type[Sta
     for lang in settings.get("languages") or []:
         if not LANG_KEY_RE.match(lang):
             raise RecipeError(path, "languages", f"{lang!r} is not a {{iso639_3}}_{{Script}} name")
+    for stage in stages:  # typed now, so params the stage refuses fail the load, not a worker
+        try:
+            stage.check(recipe.params(stage))
+        except UserError as exc:
+            raise RecipeError(path, ".".join(stage.recipe_section()), str(exc)) from None
     return recipe
 
 

@@ -27,7 +27,8 @@ from cc_curate.quality.buckets import (
 from cc_curate.quality.decisions import bucket_reasons, publish_decisions
 from cc_curate.quality.examples import Source
 from cc_curate.quality.scoring import ModelSpec, QualityScorer
-from cc_curate.quality.stage import QualityParams, QualityStage
+from cc_curate.quality.stage import Quality, QualityParams
+from cc_curate.stages.base import BatchContext
 from cc_curate.quality.train import HyperParameters, TrainOptions, train
 from cc_curate.stages.tokenize import get_tokenizer
 
@@ -69,10 +70,10 @@ def _docs(texts: list[str], lang: str = "deu_Latn") -> list[Doc]:
     return [Doc(lang, tokenizer.words(t)) for t in texts]
 
 
-def _stage(root: Path, params_for: Any = None, **params: Any) -> QualityStage:
+def _stage(root: Path, params_for: Any = None, **params: Any) -> Quality:
     models = {"edu": {"path": str(root / "per_lang" / "{lang}.bin"), "languages": ["deu_Latn", "eng_Latn"]},
               "multi": {"path": str(root / "multi" / "multilingual.bin"), "weight": 3.0}}
-    return QualityStage(QualityParams(enabled=True, models=models, **params), params_for)
+    return Quality(QualityParams(enabled=True, models=models, **params), params_for)
 
 
 def test_stage_scores_documents_and_skips_the_removed(data):
@@ -85,7 +86,7 @@ def test_stage_scores_documents_and_skips_the_removed(data):
     url_removed = Doc("und_Zyyy", [], filter_reason="url_filter")
     lid_removed = Doc("deu_Latn", get_tokenizer("deu_Latn").words(prose), filter_reason="language_score")
     other_language = _docs(["Ceci est un texte en français sur la politique du logement."], "fra_Latn")[0]
-    stage.process_batch([*docs, url_removed, lid_removed, other_language])
+    stage.process_batch([*docs, url_removed, lid_removed, other_language], BatchContext())
 
     good, boilerplate = docs
     for doc in docs:
@@ -105,13 +106,13 @@ def test_stage_scores_documents_and_skips_the_removed(data):
 def test_score_thresholds_name_the_model(data):
     texts = ["Impressum Datenschutz Kontakt", "Die Regierung hat beschlossen, die Rechte der Mieter zu stärken."]
     docs = _docs(texts)
-    _stage(data["root"], min_model_score={"edu": 0.5}).process_batch(docs)
+    _stage(data["root"], min_model_score={"edu": 0.5}).process_batch(docs, BatchContext())
     assert docs[0].filter_reason == "quality:edu" and docs[1].filter_reason is None
     docs = _docs(texts)
-    _stage(data["root"], min_score=0.5).process_batch(docs)
+    _stage(data["root"], min_score=0.5).process_batch(docs, BatchContext())
     assert docs[0].filter_reason == "quality:edu+multi" and docs[1].filter_reason is None
     earlier = Doc("deu_Latn", docs[0].words, filter_reason="gopher_quality:min_words")
-    _stage(data["root"], min_score=0.99).process_batch([earlier])
+    _stage(data["root"], min_score=0.99).process_batch([earlier], BatchContext())
     assert earlier.filter_reason == "gopher_quality:min_words"  # the first reason stays
 
 
@@ -119,21 +120,21 @@ def test_a_language_file_can_switch_scoring_off(data):
     off = QualityParams(enabled=False, min_score=0.99)
     stage = _stage(data["root"], lambda lang: off if lang == "eng_Latn" else stage.params, min_score=0.99)
     german, english = _docs(["Impressum"])[0], _docs(["Imprint"], "eng_Latn")[0]
-    stage.process_batch([german, english])
+    stage.process_batch([german, english], BatchContext())
     assert german.columns["quality_score"] is not None and german.filter_reason == "quality:edu+multi"
     assert all(english.columns[c] is None for c in stage.scorer.columns) and english.filter_reason is None
 
 
 def test_bad_model_entries_fail_with_their_key(tmp_path):
     with pytest.raises(UserError, match=r"quality.models.edu: a mapping with at least `path`"):
-        QualityStage(QualityParams(enabled=True, models={"edu": "x.bin"}))
+        Quality(QualityParams(enabled=True, models={"edu": "x.bin"}))
     with pytest.raises(UserError, match=r"quality.models.edu: unknown key\(s\) lang"):
-        QualityStage(QualityParams(enabled=True, models={"edu": {"path": "x", "lang": "deu_Latn"}}))
+        Quality(QualityParams(enabled=True, models={"edu": {"path": "x", "lang": "deu_Latn"}}))
     with pytest.raises(UserError, match=r"needs its list of languages"):
-        QualityStage(QualityParams(enabled=True, models={"edu": {"path": "m/{lang}.bin"}}))
-    stage = QualityStage(QualityParams(enabled=True, models={"edu": {"path": str(tmp_path / "missing.bin")}}))
+        Quality(QualityParams(enabled=True, models={"edu": {"path": "m/{lang}.bin"}}))
+    stage = Quality(QualityParams(enabled=True, models={"edu": {"path": str(tmp_path / "missing.bin")}}))
     with pytest.raises(UserError, match="quality model file not found: .*missing.bin"):
-        stage.process_batch(_docs(["Ein Text."]))
+        stage.process_batch(_docs(["Ein Text."]), BatchContext())
 
 
 def test_buckets_over_tasks_equal_buckets_over_the_whole_language(data):
@@ -235,7 +236,7 @@ def test_a_model_reads_its_first_max_words_words(data):
     card = json.loads((data["root"] / "per_lang" / "deu_Latn.card.json").read_text())
     assert card["max_words"] == 512  # the default, recorded for the recipe entry to match
     with pytest.raises(UserError, match="quality.models.a.max_words: a positive integer"):
-        QualityStage(QualityParams(enabled=True, models={"a": {"path": path, "max_words": 0}}))
+        Quality(QualityParams(enabled=True, models={"a": {"path": path, "max_words": 0}}))
 
 
 def test_text_with_lone_surrogates_is_scored(data):

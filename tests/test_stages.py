@@ -93,6 +93,6 @@ def test_resources_of_the_recipe_stages() -> None:
         phase = "annotate"
         resources = Resources(num_cpus=2, memory_mb=4096, num_gpus=1)
 
-    needs = registry.resources_of([*registry.BUILTIN, Gpu])
+    needs = registry.resources_of([*registry.FINEWEB2, Gpu])
     assert (needs.num_cpus, needs.memory_mb, needs.num_gpus) == (2, 4096, 1)
-    assert registry.resources_of(registry.BUILTIN) == Resources()
+    assert registry.resources_of(registry.FINEWEB2) == Resources()

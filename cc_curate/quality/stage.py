@@ -1,14 +1,9 @@
 """The ``quality`` stage: scores each document with the recipe's fastText models (annotate phase).
 
-Declared in the shape of the stage protocol (issue 11: ``cc_curate/stages/base.py``, ``Stage``
-with ``name``, ``phase``, ``Params``, ``columns``, ``reasons`` and ``process_batch``). Until that
-protocol is on main this class does not subclass ``Stage`` and its params use plain dataclass
-fields with the metadata ``cc_curate.params.setting`` records. Registering it then takes: base
-class ``Stage``; ``_setting`` -> ``setting``; ``signals = (Signal("quality_score", "min_score",
-"min"),)``; the class in the registry, not in the default FineWeb2 ``stages`` (a recipe names
-``quality`` before ``minhash``). Checked against the protocol's branch: with those changes the
-pipeline stages ``quality_score``, ``quality_score_{name}`` and ``quality_bucket`` (columns are
-per instance, one per model of the recipe).
+Built in but not in FineWeb2's default ``stages``: a recipe runs it by listing ``quality`` in
+``stages`` (it runs after the filters, before MinHash) and naming at least one model. The
+columns are per recipe: ``quality_score``, ``quality_score_{name}`` for each model, and
+``quality_bucket`` (null when staged; set per language at publish).
 
 Recipe section ``quality`` (per language, so a language file sets its own thresholds)::
 
@@ -32,42 +27,41 @@ changed later without re-scoring.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from cc_curate.errors import UserError
 from cc_curate.output.schema import PRE_DEDUP_REASONS
+from cc_curate.params import setting
 from cc_curate.quality.buckets import BUCKET_COLUMN, DEFAULT_BUCKETS, RULES
 from cc_curate.quality.decisions import DISABLED, QualityThresholds, score_reason
-from cc_curate.quality.scoring import ModelSpec, QualityScorer
+from cc_curate.quality.scoring import SCORE_COLUMN, ModelSpec, QualityScorer
 from cc_curate.quality.text import DEFAULT_MAX_WORDS
+from cc_curate.stages.base import BatchContext, Document, Resources, Signal, Stage
 
 MODEL_KEYS = frozenset({"path", "languages", "weight", "positive_label", "max_words"})
 
 
-def _setting(default: Any, doc: str, *, low: float | None = None, high: float | None = None,
-             choices: tuple[str, ...] | None = None) -> Any:
-    """A declared recipe key (the metadata of ``cc_curate.params.setting``)."""
-    meta = {"doc": doc, "low": low, "high": high, "choices": choices}
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
 @dataclass(frozen=True)
 class QualityParams:
-    enabled: bool = _setting(False, "Score documents with the quality models")
-    models: dict[str, Any] = _setting(
+    enabled: bool = setting(True, "Score documents (a language file may switch scoring off)")
+    models: dict[str, Any] = setting(
         {}, "name -> {path, languages, weight, positive_label, max_words}; path may hold {lang}")
-    cache_dir: str | None = _setting(None, "Where downloaded models are kept (default ~/.cache/cc_curate/quality)")
-    buckets: int = _setting(DEFAULT_BUCKETS, "Percentile buckets per language (quality_bucket)", low=2, high=1000)
-    bucket_rule: str = _setting("rank_mean", "How several models' buckets combine", choices=RULES)
-    min_score: float = _setting(DISABLED, "Remove below this combined quality_score (-1 disables)", low=-1.0)
-    min_model_score: dict[str, Any] = _setting({}, "model name -> remove below this score of that model")
-    min_bucket: int = _setting(DISABLED, "Remove below this quality_bucket, at publish (-1 disables)", low=-1)
+    cache_dir: str | None = setting(None, "Where downloaded models are kept (default ~/.cache/cc_curate/quality)")
+    buckets: int = setting(DEFAULT_BUCKETS, "Percentile buckets per language (quality_bucket)", low=2, high=1000)
+    bucket_rule: str = setting("rank_mean", "How several models' buckets combine", choices=RULES)
+    min_score: float = setting(DISABLED, "Remove below this combined quality_score (-1 disables)", low=-1.0)
+    min_model_score: dict[str, Any] = setting({}, "model name -> remove below this score of that model")
+    min_bucket: int = setting(DISABLED, "Remove below this quality_bucket, at publish (-1 disables)", low=-1)
+
+    def __post_init__(self) -> None:
+        model_specs(self.models)  # a bad entry fails when the recipe loads, not in a worker
+        unknown = set(self.min_model_score) - set(self.models)
+        if unknown:
+            raise UserError(f"quality.min_model_score: {', '.join(sorted(unknown))} is not one of quality.models")
 
     @property
     def thresholds(self) -> QualityThresholds:
@@ -95,46 +89,35 @@ def model_specs(models: Mapping[str, Any]) -> list[ModelSpec]:
     return specs
 
 
-class Doc(Protocol):
-    """What the stage reads and writes of the protocol's shared ``Document``."""
+class Quality(Stage):
+    """Scores documents with the recipe's models; removes those below a score threshold."""
 
-    lang: str | None
-    words: list[str]
-    filter_reason: str | None
-    signals: dict[str, float]
-    columns: dict[str, Any]
+    name = "quality"
+    phase = "annotate"
+    Params = QualityParams
+    per_language = True
+    doc = "Model-based quality: fastText scores per language, percentile buckets, thresholds (docs/quality.md)"
+    # The class declares the columns every recipe has; an instance adds quality_score_{name} per model.
+    columns: ClassVar[tuple[pa.Field, ...]] = (pa.field(SCORE_COLUMN, pa.float64()), pa.field(BUCKET_COLUMN, pa.int64()))
+    signals = (Signal(SCORE_COLUMN, "min_score", "min", calibrate=False),)  # calibrated by --quality-keep
+    reasons = ("quality:{model}", "quality_bucket:{model}")  # named by the models that scored the row
+    resources = Resources(memory_mb=512)  # a fastText classifier's hashed n-gram table
 
-    def remove(self, reason: str) -> None: ...
-
-
-class QualityStage:
-    name: ClassVar[str] = "quality"
-    phase: ClassVar[str] = "annotate"
-    Params: ClassVar[type] = QualityParams
-    per_language: ClassVar[bool] = True
-    doc: ClassVar[str] = "Model-based quality: fastText scores per language, percentile buckets, thresholds"
+    @classmethod
+    def check(cls, params: QualityParams) -> None:
+        if params.enabled and not params.models:
+            raise UserError("quality.models: the stage runs, so name at least one model (name: {path: ...})")
 
     def __init__(self, params: QualityParams, params_for: Any = None):
-        self.params = params
-        self._params_for = params_for
+        super().__init__(params, params_for)
         self.specs = model_specs(params.models) if params.enabled else []
         self.scorer = QualityScorer(self.specs, cache_dir=params.cache_dir)
         # Per recipe, not per class: one column per model the recipe names.
-        self.columns: tuple[pa.Field, ...] = (
-            tuple(pa.field(c, pa.float64()) for c in self.scorer.columns) + (pa.field(BUCKET_COLUMN, pa.int64()),)
-            if params.enabled else ())
-        self.reasons: tuple[str, ...] = tuple(f"quality:{s.name}" for s in self.specs)
+        self.columns = (tuple(pa.field(c, pa.float64()) for c in self.scorer.columns)
+                        + (pa.field(BUCKET_COLUMN, pa.int64()),))
+        self.reasons = tuple(f"quality:{s.name}" for s in self.specs)
 
-    def params_for(self, lang: str | None) -> QualityParams:
-        if self._params_for is None or lang is None:
-            return self.params
-        return self._params_for(lang)
-
-    def process_batch(self, docs: Sequence[Doc], context: Any = None) -> None:
-        for doc in docs:
-            self.process(doc, self.params_for(doc.lang), context)
-
-    def process(self, doc: Doc, params: QualityParams, context: Any = None) -> None:
+    def process(self, doc: Document, params: QualityParams, context: BatchContext) -> None:
         """Score one document (null when removed before the stage, or when its language file
         switches the stage off); apply the score thresholds."""
         if not self.specs:

@@ -171,6 +171,11 @@ class Stage:
     def has_params(cls) -> bool:
         return bool(dataclasses.fields(cls.Params))
 
+    @classmethod
+    def check(cls, params: Any) -> None:
+        """Raise UserError when run-wide ``params`` cannot run (checked when a recipe that runs the
+        stage loads, so the mistake is reported before any worker starts)."""
+
     def params_for(self, lang: str | None) -> Any:
         """This stage's params for documents of ``lang`` (the run-wide ones when not per language)."""
         if self._params_for is None or not self.per_language or lang is None:

@@ -20,6 +20,7 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from cc_curate.errors import UserError
+from cc_curate.quality.stage import Quality
 from cc_curate.stages.base import PHASES, Resources, Signal, Stage
 from cc_curate.stages.extract import Extraction
 from cc_curate.stages.filters.c4_quality import C4Badwords, C4Quality
@@ -37,15 +38,17 @@ from cc_curate.stages.url_filter import UrlFilterStage
 ENTRY_POINT_GROUP = "cc_curate.stages"
 log = logging.getLogger(__name__)
 
-# Every built-in stage, in FineWeb2's order: the default ``stages`` of a recipe. FineWeb2 runs
-# its three quality filters, then (for contaminated languages) the precision filter; the C4
-# filters are off unless a recipe enables them.
-BUILTIN: tuple[type[Stage], ...] = (
+# FineWeb2's stages, in its order: the default ``stages`` of a recipe. FineWeb2 runs its three
+# quality filters, then (for contaminated languages) the precision filter; the C4 filters are
+# off unless a recipe enables them.
+FINEWEB2: tuple[type[Stage], ...] = (
     UrlFilterStage, Extraction, Lid, Tokenize,
     GopherRepetition, FinewebQuality, GopherQuality, C4Quality, C4Badwords, Precision,
     MinHash, TextFixes, Pii,
 )
-FINEWEB2_STAGES: tuple[str, ...] = tuple(stage.name for stage in BUILTIN)
+FINEWEB2_STAGES: tuple[str, ...] = tuple(stage.name for stage in FINEWEB2)
+# Every built-in stage: FineWeb2's and those a recipe adds by naming them (model-based quality).
+BUILTIN: tuple[type[Stage], ...] = (*FINEWEB2, Quality)
 
 _registered: dict[str, type[Stage]] = {}
 
