@@ -28,6 +28,7 @@ from cc_curate.quality.decisions import bucket_reasons, publish_decisions
 from cc_curate.quality.examples import Source
 from cc_curate.quality.scoring import ModelSpec, QualityScorer
 from cc_curate.quality.stage import Quality, QualityParams
+from cc_curate.recipe import load_recipe
 from cc_curate.stages.base import BatchContext
 from cc_curate.quality.train import HyperParameters, TrainOptions, train
 from cc_curate.stages.tokenize import get_tokenizer
@@ -225,6 +226,16 @@ def test_calibrate_proposes_quality_thresholds_for_a_keep_rate(data, tmp_path):
     assert 0.7 <= np.mean(scores >= layer["min_score"]) < 0.72
     buckets = Histogram.of(scores, 0, 1).edges(20).assign(scores)
     assert np.mean(buckets >= layer["min_bucket"]) >= 0.7 > np.mean(buckets >= layer["min_bucket"] + 1)
+
+    # The written language file is a valid layer of a recipe that runs the stage.
+    preset = tmp_path / "quality.yaml"
+    stages = [*yaml.safe_load((REPO_ROOT / "recipes" / "defaults.yaml").read_text())["stages"], "quality"]
+    preset.write_text(yaml.safe_dump({
+        "base": str(REPO_ROOT / "recipes" / "fineweb2.yaml"), "language_overrides": "langs", "stages": stages,
+        "quality": {"models": {"edu": {"path": str(model), "languages": ["deu_Latn"]}}}}))
+    validated = CliRunner().invoke(main, ["recipe", "validate", str(preset)])
+    assert validated.exit_code == 0, validated.output
+    assert load_recipe(preset).params(Quality, "deu_Latn").min_score == layer["min_score"]
 
 
 def test_a_model_reads_its_first_max_words_words(data):
