@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 import fsspec
+import pyarrow as pa
 import yaml
 
 from cc_curate.errors import UserError
@@ -186,6 +187,10 @@ class Recipe:
     def stages(self) -> list[type[Stage]]:
         """The classes of the stages this recipe runs, in running order."""
         return registry.order(self.settings["stages"], self.extra_stages)
+
+    def published_columns(self) -> list[pa.Field]:
+        """The columns this recipe's stages add to the published and ``_removed`` partitions."""
+        return [field for stage in self.stages() for field in stage.published_columns(self.params(stage))]
 
     @property
     def run(self) -> RunSettings:

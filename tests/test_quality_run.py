@@ -4,7 +4,8 @@ a fastText model trained here scores the demo WARC's documents, and a threshold 
 Staged rows (``_staging/``) carry ``quality_score`` and ``quality_score_{name}`` for every
 document of a kept language, null for those removed before the stage (URL filter, failed
 extraction, LID threshold, a language the run does not select); the rows under the threshold carry the reason naming the model, in
-staging and in the published ``_removed`` partition.
+staging and in the published ``_removed`` partition. The published and ``_removed`` partitions
+carry the score columns (English is published in several ranks, through the publish shuffle).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def test_cc_curate_run_scores_and_filters_with_the_quality_stage(model: Path, tm
     stages = [*recipe_from_dict({}).settings["stages"], "quality"]
     recipe = {"stages": stages, "extraction": {"backend": "resiliparse"},
               "languages": ["eng_Latn", "deu_Latn", "fra_Latn", "spa_Latn"],  # the others: removed by LID
+              "runtime": {"docs_per_publish_task": 4},  # English publishes in several ranks
               "quality": {"models": {"boiler": {"path": str(model)}}, "min_score": MIN_SCORE}}
     out = tmp_path / "out"
     summary = cc_curate.run(recipe, [str(DEMO)], str(out))
@@ -64,9 +66,12 @@ def test_cc_curate_run_scores_and_filters_with_the_quality_stage(model: Path, tm
     removed = [r for r in scored if r["filter_reason"] == "quality:boiler"]
     assert removed and all(r["quality_score"] < MIN_SCORE for r in removed)
     assert any(r["quality_score"] >= MIN_SCORE and r["filter_reason"] is None for r in scored)
-    published = pa.concat_tables([pq.read_table(p, columns=["filter_reason"])
-                                  for p in (out / "data").glob("*_removed/train")])["filter_reason"].to_pylist()
-    assert published.count("quality:boiler") == len(removed)
+    published_removed = pa.concat_tables([pq.read_table(p) for p in (out / "data").glob("*_removed/train")])
+    quality_removed = [r for r in published_removed.to_pylist() if r["filter_reason"] == "quality:boiler"]
+    assert len(quality_removed) == len(removed) and all(r["quality_score"] < MIN_SCORE for r in quality_removed)
+    kept = pq.read_table(out / "data" / "eng_Latn" / "train")
+    assert kept.schema.names[-2:] == ["quality_score", "quality_score_boiler"]  # after FineWeb2's columns
+    assert kept.num_rows and all(s is not None and s >= MIN_SCORE for s in kept["quality_score"].to_pylist())
 
 
 def test_a_recipe_that_runs_quality_without_models_fails_on_load() -> None:

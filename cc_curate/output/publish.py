@@ -14,7 +14,7 @@ whatever the number of workers or restarts. Files are written under a release ge
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -26,9 +26,9 @@ from cc_curate.output.schema import (
     DOCUMENT_KEY,
     DUPLICATE_REASON,
     PRE_DEDUP_REASONS,
-    REMOVED,
     check_language,
     published_schema,
+    removed_schema,
 )
 from cc_curate.output.storage import Storage
 
@@ -127,17 +127,19 @@ def publish_language(
     rehydration_weights: Mapping[int, int] | None = None,
     rank: int = 0,
     release_root: str = "",
+    columns: Sequence[pa.Field] = (),
 ) -> dict[str, Any]:
     """Write one language's kept and removed files under ``release_root`` (a generation folder,
     or the output root); return its statistics, whose ``files`` are the release's paths
-    (``data/...``, as readers see them after the switch)."""
+    (``data/...``, as readers see them after the switch). ``columns``: what the recipe's stages
+    publish besides FineWeb2's columns (``Recipe.published_columns``)."""
     check_language(lang)
     output = settings["output"]
     kept_mask = pc.is_null(table["filter_reason"])
     kept = table.filter(kept_mask)
     removed = table.filter(pc.invert(kept_mask))
     mode = output["rehydration"]
-    schema = published_schema(with_rehydration_column=mode == "column")
+    schema = published_schema(with_rehydration_column=mode == "column", columns=columns)
     copies = None
     if mode != "none":
         copies = _copies(kept, rehydration_weights or {})
@@ -147,8 +149,9 @@ def publish_language(
             kept = kept.take(pa.array(np.repeat(np.arange(kept.num_rows), copies)))
     files = _write_rotated(storage, release_root, f"data/{lang}/train", kept.select(schema.names).cast(schema),
                            output, rank)
+    removed_as = removed_schema(columns)
     files += _write_rotated(storage, release_root, f"data/{lang}_removed/train",
-                            removed.select(REMOVED.names).cast(REMOVED), output, rank)
+                            removed.select(removed_as.names).cast(removed_as), output, rank)
     return _language_stats(lang, table, kept_mask, files, copies)
 
 

@@ -14,6 +14,7 @@ removed rows all produce files with identical schemas (never inferred from a fir
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import pyarrow as pa
 
@@ -113,6 +114,13 @@ def empty_table(schema: pa.Schema) -> pa.Table:
     return schema.empty_table()
 
 
-def published_schema(with_rehydration_column: bool) -> pa.Schema:
-    """The kept-documents schema, optionally with the rehydration weight column."""
-    return PUBLISHED.append(REHYDRATION_COPIES) if with_rehydration_column else PUBLISHED
+def published_schema(with_rehydration_column: bool, columns: Sequence[pa.Field] = ()) -> pa.Schema:
+    """The kept-documents schema: FineWeb2's, the columns the recipe's stages publish
+    (``Recipe.published_columns``), then optionally the rehydration weight column."""
+    schema = pa.schema([*PUBLISHED, *columns])
+    return schema.append(REHYDRATION_COPIES) if with_rehydration_column else schema
+
+
+def removed_schema(columns: Sequence[pa.Field] = ()) -> pa.Schema:
+    """The ``_removed`` schema: REMOVED and the columns the recipe's stages publish."""
+    return pa.schema([*REMOVED, *columns])

@@ -38,7 +38,7 @@ from cc_curate.output.schema import PRE_DEDUP_REASONS
 from cc_curate.params import setting
 from cc_curate.quality.buckets import BUCKET_COLUMN, DEFAULT_BUCKETS, RULES
 from cc_curate.quality.decisions import DISABLED, QualityThresholds, score_reason
-from cc_curate.quality.scoring import SCORE_COLUMN, ModelSpec, QualityScorer
+from cc_curate.quality.scoring import SCORE_COLUMN, ModelSpec, QualityScorer, model_column
 from cc_curate.quality.text import DEFAULT_MAX_WORDS
 from cc_curate.stages.base import BatchContext, Document, Resources, Signal, Stage
 
@@ -107,6 +107,11 @@ class Quality(Stage):
     def check(cls, params: QualityParams) -> None:
         if params.enabled and not params.models:
             raise UserError("quality.models: the stage runs, so name at least one model (name: {path: ...})")
+
+    @classmethod
+    def published_columns(cls, params: QualityParams) -> tuple[pa.Field, ...]:
+        """The scores (``quality_bucket`` joins them once publish assigns it)."""
+        return tuple(pa.field(c, pa.float64()) for c in (SCORE_COLUMN, *map(model_column, params.models)))
 
     def __init__(self, params: QualityParams, params_for: Any = None):
         super().__init__(params, params_for)

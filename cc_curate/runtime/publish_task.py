@@ -32,7 +32,6 @@ from cc_curate.dedup.rehydration import (
 from cc_curate.errors import UserError
 from cc_curate.output import release
 from cc_curate.output.publish import apply_decisions, merge_language_stats, publish_language, rank_of
-from cc_curate.output.schema import STAGED
 from cc_curate.output.staging import LanguageSlice, read_slices, slices_by_language
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
@@ -158,7 +157,7 @@ def _shuffle_part(output: str, storage_options: dict | None, target: str, pieces
     by_rank = np.argsort(order, kind="stable")  # row numbers, rank by rank
     bounds = np.searchsorted(order[by_rank], np.arange(ranks + 1))
     written: dict[int, LanguageSlice] = {}
-    with storage.open(target, "wb") as fh, pq.ParquetWriter(fh, STAGED) as writer:
+    with storage.open(target, "wb") as fh, pq.ParquetWriter(fh, table.schema) as writer:  # stages add columns
         for rank in range(ranks):
             start, end = int(bounds[rank]), int(bounds[rank + 1])
             if end > start:  # one rank's rows at a time: the part is never copied whole
@@ -219,7 +218,7 @@ def _publish_one(
     if settings["output"]["rehydration"] != "none":
         weights = weights or {}
     return publish_language(storage, lang, table, settings, rehydration_weights=weights, rank=rank,
-                            release_root=generation)
+                            release_root=generation, columns=recipe.published_columns())
 
 
 def _count_one(output: str, storage_options: dict | None, slices: list[LanguageSlice], decisions_path: str,

@@ -176,6 +176,12 @@ class Stage:
         """Raise UserError when run-wide ``params`` cannot run (checked when a recipe that runs the
         stage loads, so the mistake is reported before any worker starts)."""
 
+    @classmethod
+    def published_columns(cls, params: Any) -> tuple[pa.Field, ...]:
+        """Which of its columns the published and ``_removed`` partitions carry (none by default:
+        FineWeb2's schema; word counts, MinHash signatures and hashes stay in staging)."""
+        return ()
+
     def params_for(self, lang: str | None) -> Any:
         """This stage's params for documents of ``lang`` (the run-wide ones when not per language)."""
         if self._params_for is None or not self.per_language or lang is None:
