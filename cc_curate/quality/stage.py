@@ -1,7 +1,7 @@
 """The ``quality`` stage: scores each document with the recipe's fastText models (annotate phase).
 
 Built in but not in FineWeb2's default ``stages``: a recipe runs it by listing ``quality`` in
-``stages`` (it runs after the filters, before MinHash) and naming at least one model. The
+``stages`` (listed before ``minhash``, it runs after the filters and before MinHash) and naming at least one model. The
 columns are per recipe: ``quality_score``, ``quality_score_{name}`` for each model, and
 ``quality_bucket`` (null when staged; set per language at publish).
 
@@ -89,6 +89,12 @@ def model_specs(models: Mapping[str, Any]) -> list[ModelSpec]:
     return specs
 
 
+def _score_fields(params: QualityParams) -> tuple[pa.Field, ...]:
+    """``quality_score`` and ``quality_score_{name}`` per model (none when switched off run-wide)."""
+    names = list(params.models) if params.enabled else []
+    return tuple(pa.field(c, pa.float64()) for c in (SCORE_COLUMN, *map(model_column, names)))
+
+
 class Quality(Stage):
     """Scores documents with the recipe's models; removes those below a score threshold."""
 
@@ -111,15 +117,14 @@ class Quality(Stage):
     @classmethod
     def published_columns(cls, params: QualityParams) -> tuple[pa.Field, ...]:
         """The scores (``quality_bucket`` joins them once publish assigns it)."""
-        return tuple(pa.field(c, pa.float64()) for c in (SCORE_COLUMN, *map(model_column, params.models)))
+        return _score_fields(params)
 
     def __init__(self, params: QualityParams, params_for: Any = None):
         super().__init__(params, params_for)
         self.specs = model_specs(params.models) if params.enabled else []
         self.scorer = QualityScorer(self.specs, cache_dir=params.cache_dir)
         # Per recipe, not per class: one column per model the recipe names.
-        self.columns = (tuple(pa.field(c, pa.float64()) for c in self.scorer.columns)
-                        + (pa.field(BUCKET_COLUMN, pa.int64()),))
+        self.columns = (*_score_fields(params), pa.field(BUCKET_COLUMN, pa.int64()))
         self.reasons = tuple(f"quality:{s.name}" for s in self.specs)
 
     def process(self, doc: Document, params: QualityParams, context: BatchContext) -> None:
