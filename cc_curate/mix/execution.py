@@ -23,7 +23,6 @@ A dry run stops after step 3: it reads the columns again instead of writing key 
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TextIO
@@ -32,7 +31,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import ray
 
 from cc_curate.errors import UserError
 from cc_curate.mix import sampling
@@ -49,6 +47,7 @@ from cc_curate.mix.inputs import (
 from cc_curate.output.publish import COMPRESSION_GUESS
 from cc_curate.output.storage import Storage
 from cc_curate.redaction import redact
+from cc_curate.runtime.tasks import TaskOptions, result, run_bounded
 
 SCRATCH = "_mix"
 SCORE_BINS = 1024  # histogram bins between the release-wide min and max score
@@ -229,41 +228,18 @@ def _write_rows(source: SourceFile, output: str, repeats: np.ndarray, schema: pa
 # ----------------------------------------------------------------------------------- driver
 
 
+# Mix tasks read and write files: an I/O error is retried, a bad input (UserError) is not.
+MIX_TASK = TaskOptions(max_retries=3, retry_exceptions=(OSError,))
+
+
 def ordered_map(fn: Callable[..., Any], calls: Sequence[tuple], max_in_flight: int,
                 consume: Callable[[int, Any], None]) -> None:
     """Run ``fn(*call)`` as Ray tasks, at most ``max_in_flight`` not yet consumed, and hand each
-    result to ``consume`` in call order (so that sums do not depend on which task finished first)."""
-    remote = ray.remote(fn).options(num_cpus=1, max_retries=3, retry_exceptions=[OSError])
-    shared: dict[int, ray.ObjectRef] = {}
-
-    def argument(value: Any) -> Any:  # large shared arguments go to the object store once
-        if isinstance(value, (MixSpec, pa.Schema, np.ndarray)):
-            shared.setdefault(id(value), ray.put(value))
-            return shared[id(value)]
-        return value
-
-    pending: dict[ray.ObjectRef, int] = {}
-    finished: dict[int, ray.ObjectRef] = {}
-    submitted = consumed = 0
-    while consumed < len(calls):
-        while submitted < len(calls) and submitted - consumed < max_in_flight:
-            pending[remote.remote(*(argument(a) for a in calls[submitted]))] = submitted
-            submitted += 1
-        if consumed not in finished:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            finished[pending.pop(ready[0])] = ready[0]
-        while consumed in finished:  # in call order, errors too: the first failing file is reported
-            consume(consumed, _result(finished.pop(consumed)))
-            consumed += 1
-
-
-def _result(ref: ray.ObjectRef) -> Any:
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayTaskError as exc:
-        if isinstance(exc.cause, UserError):
-            raise exc.cause from None
-        raise
+    result to ``consume`` in call order (so that sums do not depend on which task finished first;
+    errors too: the first failing file is reported)."""
+    for index, ref in run_bounded(fn, calls, MIX_TASK, max_in_flight, in_call_order=True,
+                                  share=lambda value: isinstance(value, (MixSpec, pa.Schema, np.ndarray))):
+        consume(index, result(ref))
 
 
 @dataclass
@@ -431,8 +407,3 @@ def _write_all(run: MixRun, outcome: MixOutcome, files: dict[str, list[SourceFil
     ordered_map(_write, calls, run.max_in_flight, add)
     for lang, total in totals.items():
         outcome.languages[lang].written.update(total)
-
-
-def bounded_in_flight(workers: int | None) -> int:
-    """Tasks in flight: the worker count, or twice the cluster's CPUs (one queued per CPU)."""
-    return workers or 2 * int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))

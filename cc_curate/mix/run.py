@@ -12,9 +12,10 @@ import ray
 from cc_curate.errors import UserError
 from cc_curate.mix.budgets import MixSpec
 from cc_curate.mix.card import estimate_rows, summarize, tau_chart, write_outputs
-from cc_curate.mix.execution import CANDIDATES_LIMIT, MixRun, bounded_in_flight, execute_mix, plan_mix
+from cc_curate.mix.execution import CANDIDATES_LIMIT, MixRun, execute_mix, plan_mix
 from cc_curate.output.storage import Storage
 from cc_curate.redaction import redact
+from cc_curate.runtime.tasks import in_flight_bound
 
 
 @contextmanager
@@ -36,7 +37,7 @@ def mix(releases: Sequence[str], output: str, spec: MixSpec, *, workers: int | N
     if any(r.rstrip("/") == output.rstrip("/") for r in releases):
         raise UserError(f"{redact(output)}: the output folder is one of the inputs; choose a new folder")
     with _ray(workers, address):
-        run = MixRun(list(releases), spec, output, bounded_in_flight(workers), candidates_limit, stream)
+        run = MixRun(list(releases), spec, output, in_flight_bound(workers), candidates_limit, stream)
         outcome = execute_mix(run)
     summary = summarize(outcome, command)
     write_outputs(Storage(output), summary)
@@ -50,7 +51,7 @@ def estimate(releases: Sequence[str], spec: MixSpec, taus: Sequence[float | None
     expected mean score at each tau; with ``chart``, a PNG of the expected score distributions.
     Reads the releases, writes no data."""
     with _ray(workers, address):
-        outcome, _ = plan_mix(MixRun(list(releases), spec, None, bounded_in_flight(workers), stream=stream))
+        outcome, _ = plan_mix(MixRun(list(releases), spec, None, in_flight_bound(workers), stream=stream))
     if chart:
         if outcome.edges is None:
             raise UserError("--chart needs a score column (--score)")

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
 
 import fsspec
-import ray
 
 from cc_curate.dedup import index, steps
 from cc_curate.dedup.parts import AtomicFile
+from cc_curate.runtime.tasks import TaskOptions, run_all
 
 T = TypeVar("T")
 
@@ -48,31 +48,19 @@ class Executor(Protocol):
 
 
 class RayExecutor:
-    """Each call is a Ray task on one CPU; Ray retries it on worker loss or I/O errors.
+    """Each call is a Ray task on one CPU (``runtime/tasks.py``); Ray retries it on worker loss or
+    I/O errors.
 
     A list argument shared by the calls of a wave (the shuffle file lists) goes to the object
     store once, not once per task.
     """
 
     def __init__(self, max_retries: int = 3):
-        self.max_retries = max_retries
-        self._remote: dict[Callable, Any] = {}
+        self.options = TaskOptions(max_retries=max_retries, retry_exceptions=(OSError,))
 
     def map(self, fn: Callable[..., T], calls: Sequence[tuple]) -> list[T]:
-        remote = self._remote.get(fn)
-        if remote is None:
-            remote = ray.remote(fn).options(num_cpus=1, max_retries=self.max_retries, retry_exceptions=[OSError])
-            self._remote[fn] = remote
-        shared: dict[int, Any] = {}
-
-        def argument(value: Any) -> Any:
-            if isinstance(value, list) and len(calls) > 1:
-                if id(value) not in shared:
-                    shared[id(value)] = ray.put(value)
-                return shared[id(value)]
-            return value
-
-        return ray.get([remote.remote(*(argument(a) for a in call)) for call in calls])
+        shared_lists = len(calls) > 1
+        return run_all(fn, calls, self.options, share=lambda value: shared_lists and isinstance(value, list))
 
 
 @dataclass(frozen=True)

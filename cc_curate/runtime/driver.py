@@ -39,6 +39,7 @@ from cc_curate.runtime.logs import FAILED_LOGS, RUN_LOG, driver_log
 from cc_curate.runtime.progress import ShardProgress
 from cc_curate.runtime.publish_task import previous_index, publish_all
 from cc_curate.runtime.shard_task import process_shard
+from cc_curate.runtime.tasks import TaskOptions, in_flight_bound, result, run_bounded
 from cc_curate.sources import Shard, resolve_inputs
 from cc_curate.url_lists import CompiledUrlLists
 from cc_curate.url_lists import for_recipe as url_lists_for_recipe
@@ -268,35 +269,19 @@ def _run_shards(
 ) -> None:
     """Run shard tasks with a bounded number in flight; quarantine shards that keep failing."""
     recipe = options.recipe
-    # --workers bounds the shards running at once; by default keep every CPU busy with one queued.
-    max_in_flight = options.workers or 2 * int(ray.cluster_resources().get("CPU", 1))
-    task = ray.remote(process_shard).options(
-        num_cpus=1, max_retries=recipe.settings["runtime"]["max_retries"], retry_exceptions=True
-    )
-    recipe_ref = ray.put(recipe)
-    # Put once: every worker of a node maps the same read-only arrays (zero-copy), none rebuilds them.
-    url_lists_ref = ray.put(url_lists)
+    task = TaskOptions(max_retries=recipe.settings["runtime"]["max_retries"])
+    calls = [(shard, recipe, options.output, options.snapshot, options.max_records, url_lists) for shard in shards]
     progress = ShardProgress(len(shards), stream=options.stream)
-    pending: dict[ray.ObjectRef, Shard] = {}
-    queue = list(shards)
-    # The first wave starts one shard at a time: a thousand workers sending their first requests
-    # in the same second is how an object store's throttling begins.
-    stagger = recipe.settings["runtime"]["start_stagger_seconds"]
-    first_wave = min(max_in_flight, len(queue))
     try:
-        while queue or pending:
-            while queue and len(pending) < max_in_flight:
-                if 0 < len(shards) - len(queue) < first_wave:
-                    time.sleep(stagger)
-                shard = queue.pop(0)
-                ref = task.remote(shard, recipe_ref, options.output,
-                                  snapshot=options.snapshot, max_records=options.max_records,
-                                  url_lists=url_lists_ref)
-                pending[ref] = shard
-            done, _ = ray.wait(list(pending), num_returns=1)
-            shard = pending.pop(done[0])
+        # --workers bounds the shards running at once; by default keep every CPU busy with one queued.
+        for index, ref in run_bounded(process_shard, calls, task, in_flight_bound(options.workers),
+                                      stagger_seconds=recipe.settings["runtime"]["start_stagger_seconds"],
+                                      # Put once: every worker of a node maps the same read-only arrays
+                                      # (zero-copy), none rebuilds them.
+                                      share=lambda value: isinstance(value, (Recipe, CompiledUrlLists))):
+            shard = shards[index]
             try:
-                entry = ray.get(done[0])
+                entry = result(ref)
                 documents = sum(v["rows"] for v in entry["languages"].values())
                 progress.advance(documents)
                 storage.remove(f"{QUARANTINE_SHARDS}/{shard.shard_id}.json")  # an earlier failure healed

@@ -71,7 +71,6 @@ def process_shard(
     shard: Shard,
     recipe: Recipe,
     output: str,
-    *,
     snapshot: str | None = None,
     max_records: int | None = None,
     url_lists: CompiledUrlLists | None = None,
