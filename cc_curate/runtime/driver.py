@@ -37,7 +37,8 @@ from cc_curate.report.html import build_report
 from cc_curate.report.stats import build_stats, collision_warning, write_stats
 from cc_curate.runtime.logs import FAILED_LOGS, RUN_LOG, driver_log
 from cc_curate.runtime.progress import ShardProgress
-from cc_curate.runtime.publish_task import previous_index, publish_all
+from cc_curate.runtime.publish_task import publish_all
+from cc_curate.runtime.release_dedup import previous_index
 from cc_curate.runtime.shard_task import process_shard
 from cc_curate.runtime.tasks import TaskOptions, in_flight_bound, result, run_bounded
 from cc_curate.sources import Shard, resolve_inputs
