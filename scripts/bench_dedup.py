@@ -573,14 +573,15 @@ def run_whole(folder: Path) -> dict:
     from cc_curate.output.storage import Storage
     from cc_curate.recipe import load_recipe
     from cc_curate.runtime.publish_task import publish_all
+    from cc_curate.runtime.tasks import TaskOptions, run_all
 
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     ray.init(num_cpus=WHOLE_WORKERS, include_dashboard=False, log_to_driver=False, configure_logging=False)
     ready = time.perf_counter()
     output = str(folder / "cc_curate")
     inputs = sorted(str(p) for p in (folder / "input").glob("*.jsonl.gz"))
-    task = ray.remote(stage_shard).options(num_cpus=1)
-    shards = ray.get([task.remote(path, output, k) for k, path in enumerate(inputs)])
+    calls = [(path, output, k) for k, path in enumerate(inputs)]
+    shards = run_all(stage_shard, calls, TaskOptions(max_retries=3, retry_exceptions=False))
     staged = time.perf_counter()
     committed = {s["entry"]["shard_id"]: s["entry"] for s in shards}
     _, timings = publish_all(Storage(output), load_recipe(REPO / "recipes" / "fineweb2.yaml"), committed, output)
