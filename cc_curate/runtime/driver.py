@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 import ray
@@ -42,6 +42,7 @@ from cc_curate.runtime.release_dedup import previous_index
 from cc_curate.runtime.shard_task import process_shard
 from cc_curate.runtime.tasks import TaskOptions, in_flight_bound, result, run_bounded
 from cc_curate.sources import Shard, resolve_inputs
+from cc_curate.stages.url_filter import UrlFilterStage
 from cc_curate.url_lists import CompiledUrlLists
 from cc_curate.url_lists import for_recipe as url_lists_for_recipe
 
@@ -92,15 +93,15 @@ def run(options: RunOptions) -> RunSummary:
         if has_credentials(url):  # the output's URL is written into its own logs and report
             raise RunError(f"{flag} {redact(url)}: credentials in the URL would be written into the run's "
                            "files; give them through the recipe's input.storage_options or the environment")
-    storage = Storage(options.output, recipe.settings["input"]["storage_options"] or None)
+    storage = Storage(options.output, recipe.run.input.fsspec_options)
     shards = resolve_inputs(
         options.inputs, snapshot=options.snapshot, max_files=options.max_files,
-        storage_options=recipe.settings["input"]["storage_options"] or None,
+        storage_options=recipe.run.input.fsspec_options,
     )
     if not shards:
         raise RunError("no input: give --input PATH|GLOB|URL or --snapshot CC-MAIN-YYYY-WW")
     # Before any work: a recipe that expects FineWeb's URL lists stops here when they are missing.
-    url_lists = url_lists_for_recipe(recipe.settings["url_filter"], recipe.path)
+    url_lists = url_lists_for_recipe(asdict(recipe.params(UrlFilterStage)), recipe.path)
     if options.dedup_against:
         previous_index(options.dedup_against, recipe)  # fail before any work
     manifest = _check_manifest(storage, recipe, shards, options)
@@ -154,7 +155,7 @@ def _run_and_publish(
         write_stats(storage, stats, recipe)
         if warning := collision_warning(stats):
             _say(options, warning)
-        _say(options, f"report: {build_report(options.output, storage_options=recipe.settings['input']['storage_options'] or None)}")
+        _say(options, f"report: {build_report(options.output, storage_options=recipe.run.input.fsspec_options)}")
         storage.write_json(PUBLISHED_MARKER, {  # the release manifest, written last
             "recipe_sha256": recipe.sha256,
             "read_limits": _read_limits(options),
@@ -270,13 +271,13 @@ def _run_shards(
 ) -> None:
     """Run shard tasks with a bounded number in flight; quarantine shards that keep failing."""
     recipe = options.recipe
-    task = TaskOptions(max_retries=recipe.settings["runtime"]["max_retries"])
+    task = TaskOptions(max_retries=recipe.run.runtime.max_retries)
     calls = [(shard, recipe, options.output, options.snapshot, options.max_records, url_lists) for shard in shards]
     progress = ShardProgress(len(shards), stream=options.stream)
     try:
         # --workers bounds the shards running at once; by default keep every CPU busy with one queued.
         for index, ref in run_bounded(process_shard, calls, task, in_flight_bound(options.workers),
-                                      stagger_seconds=recipe.settings["runtime"]["start_stagger_seconds"],
+                                      stagger_seconds=recipe.run.runtime.start_stagger_seconds,
                                       # Put once: every worker of a node maps the same read-only arrays
                                       # (zero-copy), none rebuilds them.
                                       share=lambda value: isinstance(value, (Recipe, CompiledUrlLists))):

@@ -23,6 +23,7 @@ from cc_curate.runtime.ranks import rank_counts, rank_decisions, shuffle_by_rank
 from cc_curate.runtime.rehydration_counts import REHYDRATION_DISTRIBUTIONS, split_language_weights
 from cc_curate.runtime.release_dedup import dedup_release
 from cc_curate.runtime.tasks import TaskOptions, run_all
+from cc_curate.settings import OutputSettings
 
 
 def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str, Any]], output: str,
@@ -38,12 +39,12 @@ def publish_all(storage: Storage, recipe: Recipe, committed: dict[str, dict[str,
     decisions: dict[str, str] = {}
     started = time.perf_counter()
     generation = release.begin(storage)
-    if recipe.settings["dedup"]["enabled"] and slices:
+    if recipe.run.dedup.enabled and slices:
         decisions = dedup_release(storage, recipe, committed, dedup_against, generation)
     deduped = time.perf_counter()
-    options = recipe.settings["input"]["storage_options"] or None
-    task = TaskOptions(max_retries=recipe.settings["runtime"]["max_retries"])
-    per_task = recipe.settings["runtime"]["docs_per_publish_task"]
+    options = recipe.run.input.fsspec_options
+    task = TaskOptions(max_retries=recipe.run.runtime.max_retries)
+    per_task = recipe.run.runtime.docs_per_publish_task
     ranks = rank_counts(slices, per_task)
     by_rank = shuffle_by_rank(storage, options, slices, ranks, per_task, task)
     weights = split_language_weights(storage, recipe, by_rank, decisions, ranks, generation, task)
@@ -78,15 +79,15 @@ def _publish_one(
     one-rank task computes them from its rows)."""
     storage = Storage(output, storage_options)
     table = apply_decisions(read_slices(storage, slices), rank_decisions(storage, decisions_path, rank, ranks))
-    settings = recipe.for_language(lang)
+    output_settings = recipe.section(OutputSettings, "output", lang)
     if ranks == 1 and decisions_path is not None:
         counts = counts_from_table(table)
         if counts is not None:  # FineWeb2's format: `cc-curate rehydration-weights` reads it
             distribution = distribution_from_counts(counts)
             storage.write_json(f"{generation}/{REHYDRATION_DISTRIBUTIONS}/{lang}.json", distribution)
-            if settings["output"]["rehydration"] != "none":
-                weights = weights_from_distribution(distribution, settings["output"]["max_copies"])
-    if settings["output"]["rehydration"] != "none":
+            if output_settings.rehydration != "none":
+                weights = weights_from_distribution(distribution, output_settings.max_copies)
+    if output_settings.rehydration != "none":
         weights = weights or {}
-    return publish_language(storage, lang, table, settings, rehydration_weights=weights, rank=rank,
-                            release_root=generation, columns=recipe.published_columns())
+    return publish_language(storage, lang, table, recipe.for_language(lang), rehydration_weights=weights,
+                            rank=rank, release_root=generation, columns=recipe.published_columns())

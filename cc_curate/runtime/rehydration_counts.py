@@ -22,6 +22,7 @@ from cc_curate.output.storage import Storage
 from cc_curate.recipe import Recipe
 from cc_curate.runtime.ranks import rank_decisions
 from cc_curate.runtime.tasks import TaskOptions, run_all
+from cc_curate.settings import OutputSettings
 
 # Per language: cluster size -> share removed by the quality filters (FineWeb2's distributions).
 REHYDRATION_DISTRIBUTIONS = "rehydration/distributions"
@@ -35,7 +36,7 @@ def split_language_weights(storage: Storage, recipe: Recipe, by_rank: dict[str, 
     split = sorted(lang for lang, n in ranks.items() if n > 1 and lang in decisions)
     if not split:
         return {}
-    options = recipe.settings["input"]["storage_options"] or None
+    options = recipe.run.input.fsspec_options
     owners = [lang for lang in split for _ in range(ranks[lang])]
     calls = [(storage.url, options, by_rank[lang][rank], decisions[lang], rank, ranks[lang])
              for lang in split for rank in range(ranks[lang])]
@@ -47,9 +48,9 @@ def split_language_weights(storage: Storage, recipe: Recipe, by_rank: dict[str, 
     for lang, parts in counts.items():
         distribution = distribution_from_counts(merge_counts(parts))
         storage.write_json(f"{generation}/{REHYDRATION_DISTRIBUTIONS}/{lang}.json", distribution)
-        output = recipe.for_language(lang)["output"]
-        if output["rehydration"] != "none":
-            weights[lang] = weights_from_distribution(distribution, output["max_copies"])
+        output = recipe.section(OutputSettings, "output", lang)
+        if output.rehydration != "none":
+            weights[lang] = weights_from_distribution(distribution, output.max_copies)
     return weights
 
 
