@@ -27,6 +27,7 @@ from cc_curate.output.staging import commit_shard, read_ledger
 from cc_curate.output.storage import Storage
 from cc_curate.recipe import load_recipe
 from cc_curate.runtime.driver import RunOptions, run
+from cc_curate.settings import OutputSettings
 from cc_curate.sources import RawRecord
 from cc_curate.sources.inputs import shard_id_for
 from cc_curate.stages.pipeline import DocumentPipeline
@@ -169,5 +170,5 @@ def test_output_refuses_an_unsafe_language_name_before_writing(tmp_path: Path, l
     with pytest.raises(UnsafeLanguageName, match="refusing language partition"):
         commit_shard(storage, "shard", "/in/x.warc.gz", [table], [], {})
     with pytest.raises(UnsafeLanguageName):
-        publish_language(storage, lang, table, {"output": {"rehydration": "none"}})
+        publish_language(storage, lang, table, OutputSettings())
     assert not (tmp_path / "out").exists() and not any(tmp_path.parent.glob("escaped*"))

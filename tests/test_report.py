@@ -36,6 +36,7 @@ from cc_curate.report.charts import BAR_COLOR, Threshold
 from cc_curate.report.html import build_report, funnel_steps
 from cc_curate.report.run_data import thresholds_for
 from cc_curate.report.stats import build_stats, write_stats
+from cc_curate.settings import OutputSettings
 from cc_curate.stages.base import Document, run_filters
 from cc_curate.stages.filters import FinewebQuality, GopherQuality, GopherRepetition
 from cc_curate.stages.registry import rules_for
@@ -204,7 +205,7 @@ def make_output(out: Path, *, dedup: bool = True, seed: int = 7) -> Path:
         table = read_slices(storage, slices)
         decisions = _decisions(rng, table) if dedup and lang != UNDETERMINED_LANG else None
         table = apply_decisions(table, decisions)
-        stats = publish_language(storage, lang, table, recipe.for_language(lang))
+        stats = publish_language(storage, lang, table, recipe.section(OutputSettings, "output", lang))
         languages[lang] = stats
     stats = build_stats(recipe, committed, languages, ["shard-9"], shards_total=SHARDS + 1)
     stats["counters"]["time"].update({"dedup_seconds": 2.5, "publish_seconds": 1.8})
@@ -276,7 +277,7 @@ def test_documents_check_counts_each_side_apart(tmp_path: Path) -> None:
         table = apply_decisions(read_slices(storage, slices), None)
         if lang == "eng_Latn":
             table = table.slice(1)  # a row lost between the ledger and publish
-        languages[lang] = publish_language(storage, lang, table, recipe.for_language(lang))
+        languages[lang] = publish_language(storage, lang, table, recipe.section(OutputSettings, "output", lang))
     stats = build_stats(recipe, committed, languages, [], shards_total=SHARDS)
     assert stats["check"] == {"records_add_up": True, "documents_add_up": False}
 

@@ -14,7 +14,7 @@ whatever the number of workers or restarts. Files are written under a release ge
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +31,9 @@ from cc_curate.output.schema import (
     removed_schema,
 )
 from cc_curate.output.storage import Storage
+
+if TYPE_CHECKING:
+    from cc_curate.settings import OutputSettings
 
 # Row-size estimate for rotation: Parquet with zstd shrinks text ~3x; aim at the target size.
 COMPRESSION_GUESS = 3.0
@@ -123,7 +126,7 @@ def publish_language(
     storage: Storage,
     lang: str,
     table: pa.Table,
-    settings: Mapping[str, Any],
+    output: OutputSettings,
     rehydration_weights: Mapping[int, int] | None = None,
     rank: int = 0,
     release_root: str = "",
@@ -134,11 +137,10 @@ def publish_language(
     (``data/...``, as readers see them after the switch). ``columns``: what the recipe's stages
     publish besides FineWeb2's columns (``Recipe.published_columns``)."""
     check_language(lang)
-    output = settings["output"]
     kept_mask = pc.is_null(table["filter_reason"])
     kept = table.filter(kept_mask)
     removed = table.filter(pc.invert(kept_mask))
-    mode = output["rehydration"]
+    mode = output.rehydration
     schema = published_schema(with_rehydration_column=mode == "column", columns=columns)
     copies = None
     if mode != "none":
@@ -191,14 +193,14 @@ def merge_language_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _write_rotated(storage: Storage, release_root: str, folder: str, table: pa.Table, output: Mapping[str, Any],
+def _write_rotated(storage: Storage, release_root: str, folder: str, table: pa.Table, output: OutputSettings,
                    rank: int) -> list[str]:
     """Write ``table`` as ``{rank:03d}_{n:05d}.parquet`` files of about max_file_bytes each, each
     one durable (fsynced on local disk) before the release that lists it can be switched in."""
     if table.num_rows == 0:
         return []
-    target = output["max_file_bytes"]
-    compression = None if output["compression"] == "none" else output["compression"]
+    target = output.max_file_bytes
+    compression = None if output.compression == "none" else output.compression
     text_bytes = pc.binary_length(pc.cast(table["text"], pa.binary())).to_numpy(zero_copy_only=False)
     cumulative = np.cumsum(text_bytes.astype(np.float64) / COMPRESSION_GUESS + 200)
     chunk = np.floor(cumulative / target).astype(np.int64)

@@ -89,5 +89,5 @@ def _publish_one(
                 weights = weights_from_distribution(distribution, output_settings.max_copies)
     if output_settings.rehydration != "none":
         weights = weights or {}
-    return publish_language(storage, lang, table, recipe.for_language(lang), rehydration_weights=weights,
+    return publish_language(storage, lang, table, output_settings, rehydration_weights=weights,
                             rank=rank, release_root=generation, columns=recipe.published_columns())
