@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
 
 import fsspec
@@ -32,6 +32,8 @@ import fsspec
 from cc_curate.dedup import index, steps
 from cc_curate.dedup.parts import AtomicFile
 from cc_curate.runtime.tasks import TaskOptions, run_all
+from cc_curate.settings import DedupSettings, RuntimeSettings
+from cc_curate.stages.minhash import MinHashParams
 
 T = TypeVar("T")
 
@@ -65,36 +67,33 @@ class RayExecutor:
 
 @dataclass(frozen=True)
 class DedupConfig:
-    """The recipe keys dedup reads.
+    """The recipe keys dedup reads, from a mapping (tests and library callers pass a dict).
 
-    From the ``dedup`` section: ``enabled`` (default true), ``exact`` (true), ``num_partitions``
-    (16: the minimum), ``docs_per_partition`` (250,000: more documents add partitions, which
-    bounds task memory), ``max_retries`` (3). From the ``minhash`` section (nested under the key
-    ``minhash``, or merged at the top level): ``n_grams``, ``num_buckets``, ``hashes_per_bucket``,
-    ``seed``.
+    From the ``dedup`` section: ``enabled``, ``exact``, ``num_partitions``, ``docs_per_partition``
+    (more documents add partitions, which bounds task memory), plus ``max_retries``. From the
+    ``minhash`` section (nested under the key ``minhash``, or merged at the top level):
+    ``n_grams``, ``num_buckets``, ``hashes_per_bucket``, ``seed``. A key left out takes the
+    recipe's default, declared once in ``cc_curate/settings.py`` and ``stages/minhash.py``.
     """
 
-    enabled: bool = True
-    exact: bool = True
-    num_partitions: int = 16
-    docs_per_partition: int = 250_000
-    max_retries: int = 3
-    minhash: Mapping[str, int] = field(
-        default_factory=lambda: {"n_grams": 5, "num_buckets": 14, "hashes_per_bucket": 8, "seed": 1}
-    )
+    enabled: bool
+    exact: bool
+    num_partitions: int
+    docs_per_partition: int
+    max_retries: int
+    minhash: Mapping[str, int]
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "DedupConfig":
         source = params.get("minhash", params)
-        defaults = cls()
-        minhash = {name: int(source.get(name, defaults.minhash[name])) for name in index.KEY_PARAMS}
+        dedup, minhash = DedupSettings(), asdict(MinHashParams())
         return cls(
-            enabled=bool(params.get("enabled", defaults.enabled)),
-            exact=bool(params.get("exact", defaults.exact)),
-            num_partitions=max(1, int(params.get("num_partitions", defaults.num_partitions))),
-            docs_per_partition=max(1, int(params.get("docs_per_partition", defaults.docs_per_partition))),
-            max_retries=int(params.get("max_retries", defaults.max_retries)),
-            minhash=minhash,
+            enabled=bool(params.get("enabled", dedup.enabled)),
+            exact=bool(params.get("exact", dedup.exact)),
+            num_partitions=max(1, int(params.get("num_partitions", dedup.num_partitions))),
+            docs_per_partition=max(1, int(params.get("docs_per_partition", dedup.docs_per_partition))),
+            max_retries=int(params.get("max_retries", RuntimeSettings().max_retries)),
+            minhash={name: int(source.get(name, minhash[name])) for name in index.KEY_PARAMS},
         )
 
 
