@@ -50,3 +50,15 @@ def test_user_error_raised_as_itself(local_ray):
 def test_os_error_retried(local_ray, tmp_path):
     marker = str(tmp_path / "failed-once")
     assert run_all(_flaky, [(marker,)], TaskOptions(max_retries=1, retry_exceptions=(OSError,))) == ["read"]
+
+
+def test_shard_tasks_reserve_what_the_recipe_stages_declare() -> None:
+    """Fails if the driver ignores `Stage.resources` (the quality stage declares 512 MB)."""
+    from cc_curate.recipe import recipe_from_dict
+    from cc_curate.runtime.driver import shard_task_options
+
+    plain = shard_task_options(recipe_from_dict({}))
+    assert (plain.num_cpus, plain.memory, plain.num_gpus) == (1.0, None, 0.0)
+    with_quality = recipe_from_dict({"stages": [*recipe_from_dict({}).settings["stages"], "quality"],
+                                     "quality": {"models": {"edu": {"path": "model.bin"}}}})
+    assert shard_task_options(with_quality).memory == 512 * 2**20

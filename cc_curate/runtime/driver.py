@@ -42,6 +42,7 @@ from cc_curate.runtime.release_dedup import previous_index
 from cc_curate.runtime.shard_task import process_shard
 from cc_curate.runtime.tasks import TaskOptions, in_flight_bound, result, run_bounded
 from cc_curate.sources import Shard, resolve_inputs
+from cc_curate.stages.registry import resources_of
 from cc_curate.stages.url_filter import UrlFilterStage
 from cc_curate.url_lists import CompiledUrlLists
 from cc_curate.url_lists import for_recipe as url_lists_for_recipe
@@ -271,7 +272,7 @@ def _run_shards(
 ) -> None:
     """Run shard tasks with a bounded number in flight; quarantine shards that keep failing."""
     recipe = options.recipe
-    task = TaskOptions(max_retries=recipe.run.runtime.max_retries)
+    task = shard_task_options(recipe)
     calls = [(shard, recipe, options.output, options.snapshot, options.max_records, url_lists) for shard in shards]
     progress = ShardProgress(len(shards), stream=options.stream)
     try:
@@ -292,6 +293,14 @@ def _run_shards(
                 progress.advance(0, failed=True)
     finally:
         progress.close()
+
+
+def shard_task_options(recipe: Recipe) -> TaskOptions:
+    """A shard task reserves what the recipe's stages declare (``Stage.resources``): the most CPUs
+    and GPUs any stage needs, and the memory of all of them, since one task runs every stage."""
+    needs = resources_of(recipe.stages())
+    return TaskOptions(max_retries=recipe.run.runtime.max_retries, num_cpus=needs.num_cpus,
+                       memory=needs.memory_mb * 2**20 or None, num_gpus=needs.num_gpus)
 
 
 def _quarantine_shard(storage: Storage, shard: Shard, exc: BaseException) -> None:

@@ -27,20 +27,24 @@ class TaskOptions:
 
     ``retry_exceptions``: True retries a task on any exception it raises, a tuple of types only on
     those (a worker that dies is always retried), each up to ``max_retries`` times. ``memory``:
-    bytes Ray reserves for each task (None: none reserved, as for every task today).
+    bytes Ray reserves for each task (None: none reserved). ``num_gpus``: GPUs Ray places the task
+    with (a stage that declares one, e.g. an encoder, lands on a GPU node; 0 runs anywhere).
     """
 
     max_retries: int
     retry_exceptions: bool | tuple[type[BaseException], ...] = True
     num_cpus: float = 1
     memory: int | None = None
+    num_gpus: float = 0
 
 
 @functools.lru_cache(maxsize=None)
 def _remote(fn: Callable[..., Any], options: TaskOptions) -> Any:
     """The Ray remote function of ``fn``, made once per options (Ray exports it once)."""
     retry = options.retry_exceptions if isinstance(options.retry_exceptions, bool) else list(options.retry_exceptions)
-    extra = {} if options.memory is None else {"memory": options.memory}
+    extra: dict[str, Any] = {} if options.memory is None else {"memory": options.memory}
+    if options.num_gpus:
+        extra["num_gpus"] = options.num_gpus
     return ray.remote(fn).options(num_cpus=options.num_cpus, max_retries=options.max_retries,
                                   retry_exceptions=retry, **extra)
 
