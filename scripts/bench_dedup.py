@@ -250,6 +250,29 @@ def _peak_rss(pid: int) -> tuple[str, int] | None:
     return kind, int(hwm.group(1)) * 1024
 
 
+class PeakSampler:
+    """Samples every descendant process's peak RSS (by kind) every 0.2 s from creation to ``stop``."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, tuple[str, int]] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.2):
+            for pid in _descendants(os.getpid()):
+                found = _peak_rss(pid)
+                if found:
+                    self.peaks[pid] = (found[0], max(found[1], self.peaks.get(pid, ("", 0))[1]))
+
+    def stop(self) -> dict[int, tuple[str, int]]:
+        """{pid: (kind, peak bytes)} of every process seen."""
+        self._done.set()
+        self._thread.join()
+        return self.peaks
+
+
 def run_scale(output: str) -> dict:
     """Runs in its own process: dedup and publish of the committed shards in ``output`` (the
     calls ``cc-curate run`` makes after the shard pass) on a fresh local Ray; peak RSS of every process."""
@@ -270,24 +293,12 @@ def run_scale(output: str) -> dict:
     storage = Storage(output)
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    peaks: dict[int, tuple[str, int]] = {}
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.2):
-            for pid in _descendants(os.getpid()):
-                found = _peak_rss(pid)
-                if found:
-                    peaks[pid] = (found[0], max(found[1], peaks.get(pid, ("", 0))[1]))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = PeakSampler()
     start = time.time()
     languages, timings = publish_all(storage, recipe, read_ledger(storage), output)
     elapsed = time.time() - start
     driver_peak = _peak_rss(os.getpid())[1]
-    done.set()
-    sampler.join()
+    peaks = sampler.stop()
     ray.shutdown()
     workers = [rss for kind, rss in peaks.values() if kind == "worker"]
     daemons = [rss for kind, rss in peaks.values() if kind == "ray daemon"]

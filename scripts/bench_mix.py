@@ -23,7 +23,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench_dedup import _descendants, _peak_rss  # noqa: E402  (scripts/bench_dedup.py, beside this file)
+from bench_dedup import PeakSampler, _peak_rss  # noqa: E402  (scripts/bench_dedup.py, beside this file)
 
 LANGS = {"eng_Latn": 0.70, "deu_Latn": 0.20, "tha_Thai": 0.08, "isl_Latn": 0.02}
 BEGIN, END = "<!-- bench_mix.py results: begin -->", "<!-- bench_mix.py results: end -->"
@@ -76,18 +75,7 @@ def run_scale(release: str, output: str, total: int) -> dict:
 
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    peaks: dict[int, tuple[str, int]] = {}
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.2):
-            for pid in _descendants(os.getpid()):
-                found = _peak_rss(pid)
-                if found:
-                    peaks[pid] = (found[0], max(found[1], peaks.get(pid, ("", 0))[1]))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = PeakSampler()
     spec = load_spec(None, {**BUDGET, "total": total})
     quiet = open(os.devnull, "w")
     start = time.time()
@@ -96,8 +84,7 @@ def run_scale(release: str, output: str, total: int) -> dict:
     summary = mix([release], output, spec, workers=2, stream=quiet)
     elapsed = time.time() - start - dry
     driver_peak = _peak_rss(os.getpid())[1]
-    done.set()
-    sampler.join()
+    peaks = sampler.stop()
     ray.shutdown()
     workers = [rss for kind, rss in peaks.values() if kind == "worker"]
     daemons = [rss for kind, rss in peaks.values() if kind == "ray daemon"]
